@@ -1,0 +1,3 @@
+"""The platform-work auditor: canonical cases, analyzers, findings."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,104 @@
+"""Findings and their evidence.
+
+A finding is one row per worker × indicator × period: the measured value, the threshold it is
+compared with, a score in [0, 1], the legal sources, a bilingual explanation. Its evidence is a
+separate long table (finding_id, table, src, src_row): one row per canonical record that supports
+it, so the app and the dossier can show the original line of the original file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import polars as pl
+
+FINDINGS = {
+    "finding_id": pl.String,
+    "worker_id": pl.String,
+    "indicator": pl.String,
+    "family": pl.String,
+    "period": pl.String,
+    "value": pl.Float64,
+    "unit": pl.String,
+    "threshold": pl.Float64,
+    "score": pl.Float64,
+    "sources": pl.List(pl.String),
+    "explanation_zh": pl.String,
+    "explanation_en": pl.String,
+    "parameters": pl.String,
+}
+EVIDENCE = {
+    "finding_id": pl.String,
+    "table": pl.String,
+    "src": pl.String,
+    "src_row": pl.Int64,
+}
+FAMILIES = ("working_time", "personal", "organisational", "economic", "algorithmic")
+
+
+class FindingError(ValueError):
+    def __init__(self, violations: list[str]):
+        self.violations = violations
+        super().__init__("findings violate the contract:\n- " + "\n- ".join(violations))
+
+
+@dataclass
+class Findings:
+    """Findings of one or more analyzers with their evidence (and supporting measure tables)."""
+
+    findings: pl.DataFrame
+    evidence: pl.DataFrame
+    measures: dict[str, pl.DataFrame] = field(default_factory=dict)  # e.g. hours per worker-day
+
+    @classmethod
+    def empty(cls) -> Findings:
+        return cls(pl.DataFrame(schema=FINDINGS), pl.DataFrame(schema=EVIDENCE))
+
+    @classmethod
+    def concat(cls, parts: list[Findings]) -> Findings:
+        if not parts:
+            return cls.empty()
+        measures = {name: frame for p in parts for name, frame in p.measures.items()}
+        return cls(pl.concat([p.findings for p in parts]), pl.concat([p.evidence for p in parts]), measures)
+
+    def for_worker(self, worker_id: str) -> Findings:
+        f = self.findings.filter(pl.col("worker_id") == worker_id)
+        return Findings(f, self.evidence.join(f.select("finding_id"), on="finding_id", how="semi"))
+
+
+def validate(findings: pl.DataFrame, evidence: pl.DataFrame, measures: dict | None = None) -> Findings:
+    """Reject findings that break the contract: wrong columns, scores outside [0, 1], unknown
+    family, duplicate ids, no legal source, and above all a finding with no evidence rows."""
+    problems = []
+    for name, frame, want in (("findings", findings, FINDINGS), ("evidence", evidence, EVIDENCE)):
+        for col, dtype in want.items():
+            if col not in frame.columns:
+                problems.append(f"{name}: missing column {col!r}")
+            elif frame.schema[col] != dtype:
+                problems.append(f"{name}: column {col!r} is {frame.schema[col]}, expected {dtype}")
+    if problems:
+        raise FindingError(problems)
+    unsupported = findings.join(evidence, on="finding_id", how="anti")["finding_id"]
+    if len(unsupported):
+        problems.append(f"{len(unsupported)} finding(s) without evidence rows, e.g. {unsupported[:3].to_list()}")
+    if (bad := findings.filter(~pl.col("score").is_between(0, 1) | pl.col("score").is_null())).height:
+        problems.append(f"score outside [0, 1] for {bad['finding_id'][:3].to_list()}")
+    if (bad := findings.filter(~pl.col("family").is_in(FAMILIES))).height:
+        problems.append(f"unknown family {bad['family'].unique().to_list()}; expected one of {FAMILIES}")
+    if (bad := findings.filter(pl.col("sources").list.len().fill_null(0) == 0)).height:
+        problems.append(f"no legal source cited for {bad['finding_id'][:3].to_list()}")
+    if findings["finding_id"].is_duplicated().any():
+        problems.append("duplicate finding_id values")
+    if evidence.select(pl.sum_horizontal(pl.col("src", "src_row").null_count())).item():
+        problems.append("evidence rows without src/src_row")
+    if problems:
+        raise FindingError(problems)
+    return Findings(findings.select(list(FINDINGS)), evidence.select(list(EVIDENCE)).unique(maintain_order=True),
+                    measures or {})
+
+
+def render(template: str, **columns: pl.Expr) -> pl.Expr:
+    """A bilingual template such as ``"{worker} worked {hours} h"`` as one vectorised expression."""
+    names = re.findall(r"{(\w+)}", template)
+    return pl.format(re.sub(r"{\w+}", "{}", template), *(columns[n].cast(pl.String) for n in names))

@@ -1,0 +1,188 @@
+"""What every connector shares: options, results, rejections, text decoding.
+
+A connector is a module in this package with:
+
+- ``NAME``: a stable id recorded in the manifest (``"platform-orders"``),
+- ``TABLES``: the canonical tables it can produce,
+- ``sniff(path, head) -> float``: confidence in [0, 1] from the file name and its first bytes,
+- ``read(path, options) -> ReadResult``: the canonical rows and the row accounting.
+
+``read`` never raises for one bad row: it records a ``Rejection`` and goes on. It raises
+``SourceError`` only when the file as a whole cannot be read (empty, wrong encoding, not the
+format it claims), naming the file and, where there is one, the line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from auditor import schema
+
+HEAD_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What a connector cannot know from the file itself."""
+
+    tz: str = "Asia/Shanghai"  # zone of timestamps written without an offset
+    owner: str | None = None  # worker whose export this is (chat exports, phone GPS)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One input row that did not become a canonical row, and why (code from a fixed catalogue)."""
+
+    line: int
+    code: str
+    reason: str
+
+
+@dataclass
+class ReadResult:
+    tables: dict[str, pl.DataFrame]
+    rows_read: int
+    rejections: list[Rejection] = field(default_factory=list)
+    detected: dict[str, str] = field(default_factory=dict)  # format, encoding, tz … as detected
+
+    @property
+    def rows_rejected(self) -> int:
+        return len({r.line for r in self.rejections})
+
+    @property
+    def rows_kept(self) -> int:
+        return self.rows_read - self.rows_rejected
+
+
+class SourceError(ValueError):
+    """A whole file could not be read; the message names the file, the line and what was expected."""
+
+    def __init__(self, path: Path | str, reason: str, line: int | None = None, code: str = "file-unreadable"):
+        self.path, self.reason, self.line, self.code = str(path), reason, line, code
+        where = f"{Path(path).name}" + (f", line {line}" if line else "")
+        super().__init__(f"{where}: {reason}")
+
+
+REJECTION_CODES = {
+    "row-wrong-field-count": "the row has a different number of fields than the header",
+    "row-unparseable-timestamp": "a timestamp could not be parsed",
+    "row-unparseable-number": "a number could not be parsed",
+    "row-missing-field": "a required field is empty",
+    "row-unknown-value": "a coded value is not one the format defines",
+    "row-malformed": "the record does not have the structure the format defines",
+}
+
+
+def decode(path: Path, data: bytes | None = None) -> tuple[str, str]:
+    """Decode a text export: UTF-8 (with or without BOM), else GB18030 (a superset of GBK).
+
+    Returns (text, encoding). Raises SourceError naming the first undecodable line."""
+    data = path.read_bytes() if data is None else data
+    if not data.strip():
+        raise SourceError(path, "the file is empty; expected a header and data rows", code="file-empty")
+    if data.startswith(codecs.BOM_UTF8):
+        encoding, data = "utf-8-sig", data[len(codecs.BOM_UTF8):]
+    else:
+        encoding = "utf-8"
+    try:
+        return data.decode("utf-8"), encoding
+    except UnicodeDecodeError as utf8_error:
+        try:
+            return data.decode("gb18030"), "gb18030"
+        except UnicodeDecodeError:
+            line = data[: utf8_error.start].count(b"\n") + 1
+            raise SourceError(path, "bytes are neither UTF-8 nor GB18030/GBK; re-export the file as UTF-8",
+                              line=line, code="file-encoding") from None
+
+
+def head_text(head: bytes) -> str:
+    """The first bytes as text for sniffing, tolerant of a cut multi-byte character."""
+    head = head.removeprefix(codecs.BOM_UTF8)
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return head[: len(head) - 4].decode(encoding) + head[len(head) - 4:].decode(encoding, "ignore")
+        except UnicodeDecodeError:
+            continue
+    return head.decode("utf-8", errors="ignore")
+
+
+def finish(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Conform a connector's frame to the canonical columns (missing optional ones as nulls).
+    The registry stamps ``src`` and validates the result against the schema."""
+    return schema.conform(table, frame)
+
+
+def read_csv_rows(path: Path, text: str, required: tuple[str, ...], delimiter: str = ",") -> tuple[pl.DataFrame, list[Rejection], int]:
+    """Parse CSV text into an all-String frame with ``src_row`` = the line where each record
+    starts (header = line 1). Rows with the wrong number of fields become rejections, not losses.
+
+    Returns (frame, rejections, rows_read). Raises SourceError when a required column is absent."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise SourceError(path, "the file is empty; expected a header and data rows", code="file-empty") from None
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise SourceError(path, f"missing column(s) {missing}; found {header}", line=1, code="file-missing-columns")
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    rejections: list[Rejection] = []
+    start = reader.line_num + 1
+    try:
+        for row in reader:
+            if row and len(row) == len(header):
+                rows.append(row)
+                lines.append(start)
+            elif row:
+                rejections.append(Rejection(start, "row-wrong-field-count",
+                                            f"{len(row)} fields, expected {len(header)} ({', '.join(header)})"))
+            start = reader.line_num + 1
+    except csv.Error as err:  # e.g. an unterminated quote at a truncated end of file
+        rejections.append(Rejection(start, "row-malformed", f"CSV structure broken from here on: {err}"))
+    frame = pl.DataFrame(list(zip(*rows)) if rows else [[] for _ in header], schema={h: pl.String for h in header},
+                         orient="col").with_columns(
+        [pl.when(pl.col(h) != "").then(pl.col(h)).alias(h) for h in header] + [pl.Series("src_row", lines, dtype=pl.Int64)])
+    return frame, rejections, len(rows) + len(rejections)
+
+
+def check_rows(frame: pl.DataFrame, parsed: dict[str, tuple[pl.Expr, str]], required: tuple[str, ...] = ()
+               ) -> tuple[pl.DataFrame, list[Rejection]]:
+    """Apply vectorised parse expressions; a row whose raw value is present but does not parse, or
+    whose required output is missing, is rejected with every reason that applies.
+
+    ``parsed`` maps output column -> (expression over the raw columns, raw column name). The
+    expressions must yield null on failure (``strict=False``)."""
+    out = frame.with_columns(**{name: expr for name, (expr, _) in parsed.items()})
+    checks = []
+    for name, (_, raw) in parsed.items():
+        dtype = out.schema[name]
+        code = "row-unparseable-timestamp" if isinstance(dtype, pl.Datetime) else "row-unparseable-number"
+        present = pl.col(raw).is_not_null() & (pl.col(raw).cast(pl.String).str.strip_chars() != "")
+        checks.append(pl.when(present & pl.col(name).is_null())
+                      .then(pl.lit(f"{code}|{raw}: cannot parse ") + pl.col(raw).cast(pl.String).str.slice(0, 40)))
+    for name in required:
+        checks.append(pl.when(pl.col(name).is_null()).then(pl.lit(f"row-missing-field|{name} is empty")))
+    if not checks:
+        return out, []
+    out = out.with_columns(_problems=pl.concat_list(checks).list.drop_nulls())
+    bad = out.filter(pl.col("_problems").list.len() > 0)
+    rejections = [Rejection(line, problems[0].split("|", 1)[0], "; ".join(p.split("|", 1)[1] for p in problems))
+                  for line, problems in bad.select("src_row", "_problems").iter_rows()]
+    return out.filter(pl.col("_problems").list.len() == 0).drop("_problems"), rejections
+
+
+def local_time(raw: str, fmt: str, tz: str) -> pl.Expr:
+    """Parse a local wall-clock column in zone ``tz`` into UTC; null where it does not parse."""
+    return (pl.col(raw).str.strip_chars().str.to_datetime(fmt, strict=False, time_unit="us")
+            .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC"))
+
+
+def number(raw: str) -> pl.Expr:
+    return pl.col(raw).str.strip_chars().cast(pl.Float64, strict=False)

@@ -1,0 +1,38 @@
+import json
+
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from auditor.case import Case
+
+
+def test_round_trip_is_identical(small_case, tmp_path):
+    small_case.save(tmp_path / "case")
+    back = Case.load(tmp_path / "case")
+    assert back.tz == small_case.tz
+    assert back.manifest == small_case.manifest
+    for name, frame in small_case.tables.items():
+        assert_frame_equal(back.table(name).collect(), frame.collect())
+
+
+def test_manifest_keeps_row_accounting(small_case, tmp_path):
+    small_case.save(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    activity = manifest["sources"][0]
+    assert activity["rows_read"] == activity["rows_kept"] + activity["rows_rejected"]
+    assert activity["rejected"] == [{"line": 5, "code": "row-unparseable-timestamp", "reason": "bad"}]
+    assert len(activity["sha256"]) == 64
+
+
+def test_load_of_a_folder_that_is_not_a_case(tmp_path):
+    try:
+        Case.load(tmp_path)
+    except FileNotFoundError as err:
+        assert "auditor ingest" in str(err)
+    else:
+        raise AssertionError("expected FileNotFoundError")
+
+
+def test_missing_tables_are_empty_with_schema(small_case):
+    assert small_case.table("messages").collect().height == 0
+    assert small_case.table("zones").collect_schema()["geometry"] == pl.Binary
