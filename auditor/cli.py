@@ -1,0 +1,139 @@
+"""The ``auditor`` command: a thin shell over the library (simulate, ingest, audit)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from auditor import analyzers
+from auditor.case import Case
+from auditor.export import write_audit
+from auditor.findings import Findings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Audit platform work: what the algorithm and the station made each worker do.")
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def _read_case(paths: list[Path]) -> Case:
+    import connectors
+
+    if len(paths) == 1 and Case.is_saved(paths[0]):
+        return Case.load(paths[0])
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("reading", total=None)
+        case = connectors.load(paths, progress=lambda name: progress.update(task, description=f"reading {name}"))
+    _print_ingest(case)
+    return case
+
+
+def _print_ingest(case: Case) -> None:
+    table = Table(title="Ingest: rows read = kept + rejected", title_justify="left")
+    for col in ("source", "file", "format", "read", "kept", "rejected", "problem"):
+        table.add_column(col, justify="right" if col in ("read", "kept", "rejected") else "left")
+    for s in case.sources:
+        first = f"line {s.rejected[0].line}: {s.rejected[0].reason}" if s.rejected else ""
+        table.add_row(s.src, s.path, s.connector or "—", str(s.rows_read), str(s.rows_kept), str(s.rows_rejected),
+                      s.error or first, style="red" if s.error else None)
+    console.print(table)
+    if unread := [s for s in case.sources if s.error]:
+        err.print(f"[yellow]{len(unread)} file(s) not read[/]; the others were. Details in the manifest.")
+
+
+def _print_summary(result: Findings, case: Case) -> None:
+    days = result.measures.get("daily_hours")
+    if days is None or days.is_empty():
+        console.print("No working time found in these inputs.")
+        return
+    limit = result.findings["threshold"].max() if result.findings.height else 8.0
+    per_worker = (days.group_by("worker_id").agg(
+        days=pl.len(), hours=pl.col("hours").sum(), longest=pl.col("hours").max(),
+        over=(pl.col("hours") > limit).sum())
+        .join(result.findings.group_by("worker_id").agg(findings=pl.len()), on="worker_id", how="left")
+        .with_columns(pl.col("findings").fill_null(0))
+        .sort(["over", "hours"], descending=True))
+    table = Table(title=f"Per worker ({case.tz} days)", title_justify="left")
+    for col in ("worker", "days worked", "hours", "longest day (h)", f"days over {limit:g} h", "findings"):
+        table.add_column(col, justify="left" if col == "worker" else "right")
+    for w, n, hours, longest, over, findings in per_worker.iter_rows():
+        table.add_row(w, str(n), f"{hours:.1f}", f"{longest:.2f}", str(over), str(findings),
+                      style="bold" if over else None)
+    console.print(table)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="Folder to write the synthetic city into.")] = Path("sample_logs"),
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives byte-identical files.")] = 20260427,
+    riders: Annotated[int, typer.Option(help="Number of riders.")] = 40,
+    start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD).")] = "2026-04-27",
+    days: Annotated[int, typer.Option(help="Number of days.")] = 28,
+) -> None:
+    """Write a seeded synthetic city in raw export formats, with its ground truth."""
+    from auditor.simulate import simulate as run_simulation
+
+    try:
+        first = date.fromisoformat(start)
+    except ValueError:
+        _fail(f"--start {start!r} is not a date; expected YYYY-MM-DD")
+    with Progress(console=err, transient=True) as progress:
+        progress.add_task(f"simulating {riders} riders × {days} days", total=None)
+        summary = run_simulation(out, seed=seed, riders=riders, start=first, days=days)
+    console.print(f"wrote {out} (seed {seed}): {summary}")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Export files or folders.")],
+    out: Annotated[Path, typer.Option(help="Folder for the canonical case (Parquet + manifest.json).")],
+    tz: Annotated[str | None, typer.Option(help="Time zone of timestamps without offset (default: case.toml or Asia/Shanghai).")] = None,
+) -> None:
+    """Read exports into a canonical case and print the row accounting of every file."""
+    import connectors
+
+    try:
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("reading", total=None)
+            case = connectors.load(paths, tz=tz, progress=lambda n: progress.update(task, description=f"reading {n}"))
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    _print_ingest(case)
+    case.save(out)
+    console.print(f"case written to {out}")
+
+
+@app.command()
+def audit(
+    paths: Annotated[list[Path], typer.Argument(help="A saved case folder, or export files/folders.")],
+    out: Annotated[Path, typer.Option(help="Folder for findings, evidence and the manifest.")] = Path("report"),
+    jurisdiction: Annotated[str, typer.Option(help="Law parameter set in auditor/law/.")] = "cn_standard",
+) -> None:
+    """Run every analyzer; write findings and evidence (Parquet + CSV) and print a per-worker summary."""
+    try:
+        case = _read_case(paths)
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("analysing", total=len(analyzers.ANALYZERS))
+            result = analyzers.run_all(case, jurisdiction,
+                                       progress=lambda name: progress.update(task, advance=1, description=name))
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    _print_summary(result, case)
+    write_audit(result, case, out, {"jurisdiction": jurisdiction, "inputs": [str(p) for p in paths]})
+    console.print(f"{result.findings.height} findings with {result.evidence.height} evidence rows written to {out}/")
+
+
+if __name__ == "__main__":
+    app()

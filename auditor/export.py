@@ -1,0 +1,58 @@
+"""Writing results where a person opens them: safe CSV, Parquet, and the run manifest."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+
+from auditor import __version__
+from auditor.case import Case
+from auditor.findings import Findings
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """Prefix text cells that a spreadsheet would execute with an apostrophe; text lists become one cell."""
+    lists = [c for c, t in frame.schema.items() if t == pl.List(pl.String)]
+    frame = frame.with_columns(pl.col(c).list.join(" | ") for c in lists)
+    text = [c for c, t in frame.schema.items() if t == pl.String]
+    starts = "^[" + "".join(FORMULA_START).replace("-", r"\-") + "]"
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(starts)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c in text)
+
+
+def write_table(frame: pl.DataFrame, out: Path, name: str) -> None:
+    frame.write_parquet(out / f"{name}.parquet")
+    spreadsheet_safe(frame).write_csv(out / f"{name}.csv")
+
+
+def evidence_with_files(result: Findings, case: Case) -> pl.DataFrame:
+    """Evidence rows with the original file path next to the source id, as a reader needs them."""
+    files = pl.DataFrame({"src": [s.src for s in case.sources], "file": [s.path for s in case.sources]},
+                         schema={"src": pl.String, "file": pl.String})
+    return result.evidence.join(files, on="src", how="left").select("finding_id", "table", "src", "file", "src_row")
+
+
+def write_audit(result: Findings, case: Case, out: Path, settings: dict) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    write_table(result.findings, out, "findings")
+    write_table(evidence_with_files(result, case), out, "evidence")
+    for name, frame in result.measures.items():
+        write_table(frame, out, name)
+    case.save(out / "case")
+    manifest = {
+        "tool": "platform-work-auditor",
+        "version": __version__,
+        "run_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "settings": settings,
+        "case": case.manifest,
+        "outputs": sorted(p.name for p in out.iterdir() if p.is_file()),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    return sorted(out.iterdir())

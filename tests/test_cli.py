@@ -1,0 +1,43 @@
+import json
+
+import polars as pl
+from typer.testing import CliRunner
+
+from auditor.cli import app
+
+runner = CliRunner()
+
+
+def test_audit_of_a_saved_case_writes_findings_evidence_and_manifest(small_case, tmp_path):
+    small_case.save(tmp_path / "case")
+    result = runner.invoke(app, ["audit", str(tmp_path / "case"), "--out", str(tmp_path / "report")])
+    assert result.exit_code == 0, result.output
+    assert "R1" in result.output and "days over 8 h" in result.output
+    report = tmp_path / "report"
+    findings = pl.read_parquet(report / "findings.parquet")
+    assert findings.height == 2
+    evidence = pl.read_csv(report / "evidence.csv")
+    assert set(evidence["file"]) <= {"activity.csv", "orders.csv"}
+    manifest = json.loads((report / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["case"]["sources"][0]["sha256"] == "0" * 64
+    assert manifest["settings"]["jurisdiction"] == "cn_standard" and manifest["run_at"]
+
+
+def test_missing_path_is_one_line_and_exit_2(tmp_path):
+    result = runner.invoke(app, ["audit", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "nowhere" in result.output and "no such file" in result.output
+
+
+def test_unknown_jurisdiction_is_a_clear_error(small_case, tmp_path):
+    small_case.save(tmp_path / "case")
+    result = runner.invoke(app, ["audit", str(tmp_path / "case"), "--jurisdiction", "mars"])
+    assert result.exit_code == 2 and "unknown jurisdiction 'mars'" in result.output
+
+
+def test_every_command_has_help_and_is_in_the_readme():
+    readme = (__import__("pathlib").Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__
+        assert command.callback.__doc__, f"auditor {name} has no help text"
+        assert f"auditor {name}" in readme, f"auditor {name} is not documented in the README"
