@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import fnmatch
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,9 @@ class ReadResult:
     rows_read: int
     rejections: list[Rejection] = field(default_factory=list)
     detected: dict[str, str] = field(default_factory=dict)  # format, encoding, tz … as detected
+
+    def __post_init__(self) -> None:
+        self.rejections = sorted(self.rejections, key=lambda r: r.line)  # in file order, as a reader checks them
 
     @property
     def rows_rejected(self) -> int:
@@ -128,6 +132,10 @@ def read_csv_rows(path: Path, text: str, required: tuple[str, ...], delimiter: s
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise SourceError(path, "the file is empty; expected a header and data rows", code="file-empty") from None
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise SourceError(path, f"column name(s) {duplicated} appear more than once in the header; found {header}",
+                          line=1, code="file-missing-columns")
     missing = [c for c in required if c not in header]
     if missing:
         raise SourceError(path, f"missing column(s) {missing}; found {header}", line=1, code="file-missing-columns")
@@ -141,8 +149,12 @@ def read_csv_rows(path: Path, text: str, required: tuple[str, ...], delimiter: s
                 rows.append(row)
                 lines.append(start)
             elif row:
+                # a record that runs over several lines with the wrong width is almost always an
+                # unclosed quote that swallowed the lines after it: say so, they are not lost silently
+                spans = (f"; the record runs from line {start} to line {reader.line_num}: a quote is probably"
+                         " not closed" if reader.line_num > start else "")
                 rejections.append(Rejection(start, "row-wrong-field-count",
-                                            f"{len(row)} fields, expected {len(header)} ({', '.join(header)})"))
+                                            f"{len(row)} fields, expected {len(header)} ({', '.join(header)}){spans}"))
             start = reader.line_num + 1
     except csv.Error as err:  # e.g. an unterminated quote at a truncated end of file
         rejections.append(Rejection(start, "row-malformed", f"CSV structure broken from here on: {err}"))
@@ -159,19 +171,27 @@ def check_rows(frame: pl.DataFrame, parsed: dict[str, tuple[pl.Expr, str]], requ
 
     ``parsed`` maps output column -> (expression over the raw columns, raw column name). The
     expressions must yield null on failure (``strict=False``)."""
-    out = frame.with_columns(**{name: expr for name, (expr, _) in parsed.items()})
-    checks = []
+    # parse into temporary columns first: an output may replace its own raw column ("role" -> "role"),
+    # and the check needs the raw value to tell "did not parse" from "was empty"
+    out = frame.with_columns(**{f"_parsed_{name}": expr for name, (expr, _) in parsed.items()})
+    checks, present_raw = [], {}
     for name, (_, raw) in parsed.items():
-        dtype = out.schema[name]
-        code = "row-unparseable-timestamp" if isinstance(dtype, pl.Datetime) else "row-unparseable-number"
-        present = pl.col(raw).is_not_null() & (pl.col(raw).cast(pl.String).str.strip_chars() != "")
-        checks.append(pl.when(present & pl.col(name).is_null())
-                      .then(pl.lit(f"{code}|{raw}: cannot parse ") + pl.col(raw).cast(pl.String).str.slice(0, 40)))
-    for name in required:
-        checks.append(pl.when(pl.col(name).is_null()).then(pl.lit(f"row-missing-field|{name} is empty")))
-    if not checks:
-        return out, []
-    out = out.with_columns(_problems=pl.concat_list(checks).list.drop_nulls())
+        dtype = out.schema[f"_parsed_{name}"]
+        if dtype.is_temporal():
+            code, what = "row-unparseable-timestamp", "cannot parse"
+        elif dtype.is_numeric():
+            code, what = "row-unparseable-number", "cannot parse"
+        else:
+            code, what = "row-unknown-value", "unexpected value"
+        present = present_raw[name] = pl.col(raw).is_not_null() & (pl.col(raw).cast(pl.String).str.strip_chars() != "")
+        checks.append(pl.when(present & pl.col(f"_parsed_{name}").is_null())
+                      .then(pl.lit(f"{code}|{raw}: {what} ") + pl.col(raw).cast(pl.String).str.slice(0, 40)))
+    for name in required:  # a value that is there but does not parse is already reported above
+        empty = (pl.col(f"_parsed_{name}").is_null() & ~present_raw[name]) if name in parsed else pl.col(name).is_null()
+        checks.append(pl.when(empty).then(pl.lit(f"row-missing-field|{name} is empty")))
+    out = out.with_columns(_problems=pl.concat_list(checks).list.drop_nulls() if checks else pl.lit([], pl.List(pl.String)),
+                           **{name: pl.col(f"_parsed_{name}") for name in parsed}).drop(
+        [f"_parsed_{name}" for name in parsed])
     bad = out.filter(pl.col("_problems").list.len() > 0)
     rejections = [Rejection(line, problems[0].split("|", 1)[0], "; ".join(p.split("|", 1)[1] for p in problems))
                   for line, problems in bad.select("src_row", "_problems").iter_rows()]
@@ -184,5 +204,24 @@ def local_time(raw: str, fmt: str, tz: str) -> pl.Expr:
             .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC"))
 
 
+def iso_time(raw: str, tz: str) -> pl.Expr:
+    """Parse ISO 8601 (``T`` or space, optional fraction) into UTC: with ``Z`` or an offset as
+    written, without one as wall-clock time in zone ``tz``; null where it does not parse."""
+    text = pl.col(raw).str.strip_chars().str.replace(" ", "T", literal=True)
+    aware = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_unit="us", time_zone="UTC")
+    naive = (text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
+             .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC"))
+    return pl.coalesce(aware, naive)
+
+
 def number(raw: str) -> pl.Expr:
     return pl.col(raw).str.strip_chars().cast(pl.Float64, strict=False)
+
+
+def empty_named(path: Path, head: bytes, *patterns: str) -> float:
+    """Sniff score for an empty file: there is no content to recognise, but a conventional name is
+    enough to route it to its connector, whose ``read`` then says the file is empty (rather than
+    the file being reported as unrecognised)."""
+    if head.removeprefix(codecs.BOM_UTF8).strip():
+        return 0.0
+    return 0.5 if any(fnmatch.fnmatch(path.name.lower(), p) for p in patterns) else 0.0

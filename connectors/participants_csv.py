@@ -48,10 +48,10 @@ def resolve_messages(messages: pl.LazyFrame, participants: pl.LazyFrame) -> pl.L
     owner = by_id.select(pl.col("_key").alias("worker_id"), owner_worker="p_worker").unique("worker_id")
     sender_id = by_id.rename({"_key": "sender_id", "role": "id_role", "p_worker": "id_worker"}).unique("sender_id")
     sender_name = by_name.rename({"_key": "sender_name", "role": "name_role", "p_worker": "name_worker"})
-    resolved = (messages.join(owner, on="worker_id", how="left")
+    resolved = (messages.join(owner, on="worker_id", how="left", maintain_order="left")
                 .with_columns(worker_id=pl.coalesce("owner_worker", "worker_id"))
-                .join(sender_id, on="sender_id", how="left")
-                .join(sender_name, on="sender_name", how="left")
+                .join(sender_id, on="sender_id", how="left", maintain_order="left")
+                .join(sender_name, on="sender_name", how="left", maintain_order="left")
                 .with_columns(_role=pl.coalesce("id_role", "name_role"),
                               _worker=pl.coalesce("id_worker", "name_worker")))
     role = (pl.when(pl.col("sender_role").is_not_null() & (pl.col("sender_role") != "unknown")).then("sender_role")

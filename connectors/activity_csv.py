@@ -1,0 +1,70 @@
+"""Platform app event logs: ``rider_id,event_time,event,lon,lat,detail``.
+
+``event_time`` is epoch milliseconds (UTC) in one platform's export and ISO 8601 in another's; the
+basis is decided once per file from all its values, so one stray value is a rejected row rather
+than a silently different clock. The platform is not in the file: it is the export's folder
+(``platform_a/activity.csv`` → ``A``), else left empty."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+
+from connectors.base import (ReadOptions, ReadResult, Rejection, check_rows, decode, empty_named, finish, head_text,
+                             iso_time, number, read_csv_rows)
+
+NAME = "activity-csv"
+TABLES = ("activity",)
+COLUMNS = ("rider_id", "event_time", "event", "lon", "lat", "detail")
+# export vocabulary -> canonical activity kind
+EVENTS = {"login": "login", "logout": "logout", "online": "online", "offline": "offline", "gps": "gps",
+          "check_in": "check_in", "checkin": "check_in", "check-in": "check_in", "sanction": "sanction",
+          "break": "break", "pause": "break"}
+PLATFORM_FOLDER = re.compile(r"platform[_\- ]?([a-z0-9]+)", re.IGNORECASE)
+OFFSET = r"(Z|[+-]\d{2}:?\d{2})$"
+
+
+def sniff(path: Path, head: bytes) -> float:
+    first = head_text(head).splitlines()[:1]
+    if first and tuple(c.strip() for c in first[0].split(",")) == COLUMNS:
+        return 0.95
+    return empty_named(path, head, "*activity*.csv")
+
+
+def platform_of(path: Path) -> str | None:
+    """``platform_a`` → ``A``: the folder an export sits in names its platform."""
+    match = PLATFORM_FOLDER.fullmatch(path.parent.name)
+    return match.group(1).upper() if match else None
+
+
+def read(path: Path, options: ReadOptions) -> ReadResult:
+    text, encoding = decode(path)
+    raw, rejections, rows_read = read_csv_rows(path, text, required=COLUMNS)
+    times = raw["event_time"].drop_nulls().str.strip_chars()
+    epoch = times.str.contains(r"^-?\d+$")
+    if len(times) and epoch.sum() * 2 > len(times):
+        # 13 digits is milliseconds until the year 2286; 10 digits is seconds
+        unit = "ms" if times.filter(epoch).str.len_chars().median() >= 12 else "s"
+        ts = pl.from_epoch(pl.col("event_time").str.strip_chars().cast(pl.Int64, strict=False), time_unit=unit)
+        ts = ts.dt.cast_time_unit("us").dt.replace_time_zone("UTC")
+        basis = f"epoch {'milliseconds' if unit == 'ms' else 'seconds'} (UTC)"
+    else:
+        ts = pl.when(~pl.col("event_time").str.contains(r"^\s*-?\d+\s*$")).then(iso_time("event_time", options.tz))
+        naive = int((~times.filter(~epoch).str.contains(OFFSET)).sum())
+        basis = "ISO 8601 with offset" + (f"; {naive} value(s) without one read in {options.tz}" if naive else "")
+    kind = pl.col("event").str.strip_chars().str.to_lowercase().replace_strict(EVENTS, default=None,
+                                                                               return_dtype=pl.String)
+    parsed = {"ts": (ts, "event_time"), "kind": (kind, "event"), "lon": (number("lon"), "lon"),
+              "lat": (number("lat"), "lat")}
+    frame, bad = check_rows(raw, parsed, required=("rider_id", "ts", "kind"))
+    unplaced = frame.filter((pl.col("kind") == "gps") & (pl.col("lon").is_null() | pl.col("lat").is_null()))
+    bad += [Rejection(line, "row-missing-field", "a gps event needs lon and lat") for line in unplaced["src_row"]]
+    frame = frame.join(unplaced.select("src_row"), on="src_row", how="anti", maintain_order="left")
+    platform = platform_of(path)
+    frame = frame.with_columns(worker_id=pl.col("rider_id").str.strip_chars(), platform=pl.lit(platform, pl.String))
+    detected = {"format": "platform activity CSV", "encoding": encoding, "time basis": basis,
+                "platform": f"{platform} (from folder {path.parent.name})" if platform else "unknown (folder "
+                f"{path.parent.name!r} does not name one; expected platform_<x>)"}
+    return ReadResult({"activity": finish("activity", frame)}, rows_read, rejections + bad, detected)

@@ -1,0 +1,252 @@
+"""Platform dispatch/order exports, read through column-mapping presets (``presets/*.toml``).
+
+A preset is data: which source column (CSV header) or dotted path (JSON record) holds each
+canonical ``orders`` column, the time format, and how the dispatch mode and the rider's response
+map to an outcome (an accepted automatic dispatch is ``auto_assigned``: the rider could not
+refuse it). A new platform export is a new preset file, not new code. Both formats become one
+all-String frame keyed by source names, then one vectorised parse applies to either."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+
+from auditor import schema
+from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode, empty_named, finish,
+                             head_text, iso_time, local_time, number, read_csv_rows)
+
+NAME = "platform-orders"
+TABLES = ("orders",)
+PRESET_DIR = Path(__file__).parent / "presets"
+TIMES = ("dispatched_at", "responded_at", "picked_up_at", "delivered_at", "deadline_at")
+NUMBERS = ("pickup_lon", "pickup_lat", "dropoff_lon", "dropoff_lat", "distance_m", "pay", "penalty")
+TEXTS = ("order_id", "worker_id", "station_id", "zone_id", "penalty_reason")
+# the columns without which a dispatch cannot be attributed or placed in time (platform comes from the preset)
+REQUIRED = tuple(c for c in schema.KEYS["orders"] if c not in ("platform", "outcome"))
+
+
+@dataclass(frozen=True)
+class Preset:
+    id: str
+    title: str
+    platform: str
+    format: str  # "csv" or "json"
+    columns: dict  # canonical column -> source name / dotted path, or {list, sum|join} for JSON lists
+    mode: str
+    result: str
+    auto_modes: tuple[str, ...]
+    offer_modes: tuple[str, ...]
+    results: dict[str, str]
+    time_format: str  # strftime pattern of local wall-clock time, or "iso8601"
+    delimiter: str = ","
+    records: str = ""
+
+    def source(self, column: str) -> str:
+        """The source name of a column; a folded list is named ``list[].field``."""
+        spec = self.columns[column]
+        return spec if isinstance(spec, str) else f"{spec['list']}[].{spec.get('sum') or spec.get('join')}"
+
+    def required_sources(self) -> list[str]:
+        return [self.source(c) for c in REQUIRED] + [self.mode, self.result]
+
+    def sources(self) -> list[str]:
+        return list(dict.fromkeys([self.source(c) for c in self.columns] + [self.mode, self.result]))
+
+
+@cache
+def presets() -> tuple[Preset, ...]:
+    found = []
+    for path in sorted(PRESET_DIR.glob("*.toml")):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        outcome = data["outcome"]
+        preset = Preset(id=path.stem, title=data["title"], platform=data["platform"], format=data["format"],
+                        columns=data["columns"], mode=outcome["mode"], result=outcome["result"],
+                        auto_modes=tuple(outcome["auto_modes"]), offer_modes=tuple(outcome["offer_modes"]),
+                        results=dict(outcome["results"]), time_format=data["time_format"],
+                        delimiter=data.get("delimiter", ","), records=data.get("records", ""))
+        unknown = set(preset.columns) - set(TIMES + NUMBERS + TEXTS)
+        bad_outcomes = set(preset.results.values()) - set(schema.ORDER_OUTCOMES)
+        if unknown or bad_outcomes or any(c not in preset.columns for c in REQUIRED):
+            raise ValueError(f"{path}: unknown columns {sorted(unknown)}, outcomes {sorted(bad_outcomes)},"
+                             f" or a required column of {REQUIRED} unmapped")
+        found.append(preset)
+    return tuple(found)
+
+
+def sniff(path: Path, head: bytes) -> float:
+    return max((_score(p, head_text(head)) for p in presets()), default=0.0) or empty_named(
+        path, head, "*orders*.csv", "*orders*.json")
+
+
+def _score(preset: Preset, text: str) -> float:
+    """How much of the preset's vocabulary the start of the file shows."""
+    if preset.format == "csv":
+        try:
+            first = next(csv.reader(io.StringIO(text), delimiter=preset.delimiter), [])
+        except csv.Error:  # not CSV at all (binary, NUL bytes)
+            return 0.0
+        header = {h.strip() for h in first}
+        wanted = preset.sources()
+        return 0.95 * sum(s in header for s in wanted) / len(wanted)
+    if not text.lstrip().startswith(("{", "[")):
+        return 0.0
+    keys = {part.removesuffix("[]") for s in preset.sources() + [preset.records] for part in s.split(".") if part}
+    return 0.9 * sum(bool(re.search(rf'"{re.escape(k)}"\s*:', text)) for k in keys) / len(keys)
+
+
+def read(path: Path, options: ReadOptions) -> ReadResult:
+    text, encoding = decode(path)
+    kind = "json" if text.lstrip().startswith(("{", "[")) else "csv"
+    candidates = [p for p in presets() if p.format == kind]
+    if not candidates:
+        raise SourceError(path, f"no {kind} preset in {PRESET_DIR.name}/", code="file-unrecognised")
+    preset = max(candidates, key=lambda p: _score(p, text[:20000]))
+    if kind == "csv":
+        raw, rejections, rows_read, found = _csv_frame(path, text, preset)
+    else:
+        raw, rejections, rows_read, found = _json_frame(path, text, preset)
+    missing = [s for s in preset.required_sources() if s not in found]
+    if missing and (kind == "csv" or raw.height):  # an export with no orders at all is empty, not wrong
+        raise SourceError(path, f"preset {preset.id} ({preset.title}) needs column(s) {missing}, which the file "
+                          f"does not have; found {sorted(found)}", line=1 if kind == "csv" else None,
+                          code="file-missing-columns")
+    absent = [s for s in preset.sources() if s not in found]
+    raw = raw.with_columns(pl.lit(None, pl.String).alias(s) for s in absent)
+    frame, bad = check_rows(raw, _parsers(preset, options.tz), required=(*REQUIRED, "outcome", "dispatch_mode"))
+    frame = frame.with_columns(platform=pl.lit(preset.platform))
+    detected = {"format": f"{preset.title}", "preset": preset.id, "encoding": encoding,
+                "time basis": ("ISO 8601 with offset" if preset.time_format == "iso8601"
+                               else f"local wall-clock time ({preset.time_format}) in {options.tz}")}
+    if absent:
+        detected["columns absent (left empty)"] = ", ".join(absent)
+    return ReadResult({"orders": finish("orders", frame)}, rows_read, rejections + bad, detected)
+
+
+def _parsers(preset: Preset, tz: str) -> dict[str, tuple[pl.Expr, str]]:
+    def when_time(src: str) -> pl.Expr:
+        return iso_time(src, tz) if preset.time_format == "iso8601" else local_time(src, preset.time_format, tz)
+
+    mode, result = pl.col(preset.mode).str.strip_chars(), pl.col(preset.result).str.strip_chars()
+    response = result.replace_strict(preset.results, default=None, return_dtype=pl.String)
+    outcome = (pl.when((response == "accepted") & mode.is_in(preset.auto_modes)).then(pl.lit("auto_assigned"))
+               .otherwise(response))
+    parsers = {"outcome": (outcome, preset.result),
+               "dispatch_mode": (pl.when(mode.is_in(preset.auto_modes + preset.offer_modes)).then(mode), preset.mode)}
+    for column in preset.columns:
+        src = preset.source(column)
+        if column in TIMES:
+            parsers[column] = (when_time(src), src)
+        elif column in NUMBERS:
+            parsers[column] = (number(src), src)
+        else:
+            parsers[column] = (pl.col(src).str.strip_chars().replace("", None), src)
+    return parsers
+
+
+def _csv_frame(path: Path, text: str, preset: Preset) -> tuple[pl.DataFrame, list[Rejection], int, set[str]]:
+    raw, rejections, rows_read = read_csv_rows(path, text, required=(), delimiter=preset.delimiter)
+    return raw, rejections, rows_read, set(raw.columns) - {"src_row"}
+
+
+def _json_frame(path: Path, text: str, preset: Preset) -> tuple[pl.DataFrame, list[Rejection], int, set[str]]:
+    records, rejections = _records(path, text, preset.records)
+    kept = [(i, r) for i, r in enumerate(records, start=1) if isinstance(r, dict)]
+    rejections += [Rejection(i, "row-malformed", f"record {i} is a {type(r).__name__}, expected an object")
+                   for i, r in enumerate(records, start=1) if not isinstance(r, dict)]
+    found = set().union(*(_paths(r) for _, r in kept)) if kept else set()
+    columns: dict[str, list[str | None]] = {}
+    for column, spec in preset.columns.items():
+        source = preset.source(column)
+        if isinstance(spec, str):
+            columns[source] = [_scalar(_dig(r, spec)) for _, r in kept]
+        else:
+            columns[source] = [_fold(_dig(r, spec["list"]), spec) for _, r in kept]
+            if spec["list"] in found:
+                found.add(source)
+    for source in (preset.mode, preset.result):
+        columns[source] = [_scalar(_dig(r, source)) for _, r in kept]
+    raw = pl.DataFrame(columns, schema={k: pl.String for k in columns}).with_columns(
+        src_row=pl.Series([i for i, _ in kept], dtype=pl.Int64))
+    # a record cut off by a truncated file is one rejection beyond the records decoded
+    return raw, rejections, len(records) + sum(r.line > len(records) for r in rejections), found
+
+
+def _records(path: Path, text: str, key: str) -> tuple[list, list[Rejection]]:
+    """The list of records; from a truncated or broken file, the records before the break."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        return _salvage(path, text, key, err)
+    records = _dig(data, key) if key and isinstance(data, dict) else data
+    if not isinstance(records, list):
+        keys = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise SourceError(path, f"expected a list of records at {key!r}; found {keys}", code="file-missing-columns")
+    return records, []
+
+
+def _salvage(path: Path, text: str, key: str, err: json.JSONDecodeError) -> tuple[list, list[Rejection]]:
+    start = re.search(rf'"{re.escape(key.split(".")[-1])}"\s*:\s*\[', text) if key else re.match(r"\s*\[", text)
+    if start is None or start.end() > err.pos:
+        raise SourceError(path, f"not valid JSON ({err.msg}, column {err.colno})", line=err.lineno,
+                          code="file-unreadable") from None
+    decoder, records, pos = json.JSONDecoder(), [], start.end()
+    while True:
+        pos = len(text) - len(text[pos:].lstrip(" \t\r\n,"))
+        if text.startswith("]", pos):
+            break
+        try:
+            record, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as broken:
+            return records, [Rejection(len(records) + 1, "row-malformed",
+                                       f"record {len(records) + 1} is cut off or broken: {broken.msg} (line "
+                                       f"{broken.lineno}, column {broken.colno}); records after it cannot be read")]
+        records.append(record)
+    return records, []  # every record is whole; the break is in what follows the list
+
+
+def _dig(record, dotted: str):
+    for part in dotted.split("."):
+        if not isinstance(record, dict):
+            return None
+        record = record.get(part)
+    return record
+
+
+def _paths(record: dict, prefix: str = "") -> set[str]:
+    out = set()
+    for k, v in record.items():
+        out.add(prefix + k)
+        if isinstance(v, dict):
+            out |= _paths(v, f"{prefix}{k}.")
+    return out
+
+
+def _scalar(value) -> str | None:
+    """A JSON value as the text a CSV cell would hold; objects and lists stay JSON so they fail to parse visibly."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool) or isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _fold(items, spec: dict) -> str | None:
+    """Fold a list of objects: the sum of one numeric field, or one text field joined."""
+    if items is None:
+        return None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        return _scalar(items)
+    values = [i.get(spec.get("sum") or spec.get("join")) for i in items]
+    if "sum" in spec:
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        return str(sum(values)) if numeric else _scalar(items)
+    texts = [str(v).strip() for v in values if v is not None and str(v).strip()]
+    return spec.get("separator", "; ").join(texts) or None

@@ -1,0 +1,58 @@
+"""Station rosters (排班表): ``骑手编号,日期,班次开始,班次结束,类型``.
+
+Shift times are local wall-clock ``HH:MM`` on ``日期``; a shift whose end is earlier than its start
+ends on the next day (``22:00``–``06:00``), and ``24:00`` is the next midnight. The local times are
+combined before conversion, so a shift across a daylight-saving change keeps its wall-clock ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from connectors.base import ReadOptions, ReadResult, check_rows, decode, empty_named, finish, head_text, read_csv_rows
+
+NAME = "roster-csv"
+TABLES = ("schedules",)
+COLUMNS = ("骑手编号", "日期", "班次开始", "班次结束", "类型")
+# 类型 -> canonical schedule kind; an empty 类型 in a roster file is a roster entry
+KINDS = {"排班": "roster", "roster": "roster", "班次": "shift", "shift": "shift", "合同": "contract",
+         "contract": "contract"}
+
+
+def sniff(path: Path, head: bytes) -> float:
+    first = head_text(head).splitlines()[:1]
+    if first and tuple(c.strip() for c in first[0].split(",")) == COLUMNS:
+        return 0.95
+    return empty_named(path, head, "*roster*.csv", "*排班*.csv")
+
+
+def _clock(raw: str) -> pl.Expr:
+    """``HH:MM`` or ``HH:MM:SS`` as a duration since midnight; ``24:00`` is allowed, other hours past 23 are not."""
+    parts = pl.col(raw).str.strip_chars().str.extract_groups(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+    h, m = parts.struct.field("1").cast(pl.Int64), parts.struct.field("2").cast(pl.Int64)
+    s = parts.struct.field("3").cast(pl.Int64).fill_null(0)
+    ok = ((h < 24) & (m < 60) & (s < 60)) | ((h == 24) & (m == 0) & (s == 0))
+    return pl.when(ok).then(pl.duration(hours=h, minutes=m, seconds=s, time_unit="us"))
+
+
+def read(path: Path, options: ReadOptions) -> ReadResult:
+    text, encoding = decode(path)
+    raw, rejections, rows_read = read_csv_rows(path, text, required=COLUMNS)
+    day = pl.col("日期").str.strip_chars().str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us"))
+    kind = (pl.col("类型").str.strip_chars().str.to_lowercase().fill_null("排班")
+            .replace_strict(KINDS, default=None, return_dtype=pl.String))
+    parsed = {"_day": (day, "日期"), "_start": (_clock("班次开始"), "班次开始"), "_end": (_clock("班次结束"), "班次结束"),
+              "kind": (kind, "类型")}
+    frame, bad = check_rows(raw, parsed, required=("骑手编号", "_day", "_start", "_end", "kind"))
+    start = pl.col("_day") + pl.col("_start")
+    end = pl.col("_day") + pl.col("_end") + pl.when(pl.col("_end") < pl.col("_start")).then(
+        pl.duration(days=1, time_unit="us")).otherwise(pl.duration(days=0, time_unit="us"))
+
+    def utc(local: pl.Expr) -> pl.Expr:
+        return local.dt.replace_time_zone(options.tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+
+    frame = frame.with_columns(worker_id=pl.col("骑手编号").str.strip_chars(), start=utc(start), end=utc(end))
+    detected = {"format": "station roster CSV (排班表)", "encoding": encoding,
+                "time basis": f"local wall-clock time in {options.tz}; an end before the start is the next day"}
+    return ReadResult({"schedules": finish("schedules", frame)}, rows_read, rejections + bad, detected)
