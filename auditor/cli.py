@@ -16,6 +16,7 @@ from auditor import analyzers
 from auditor.case import Case
 from auditor.export import write_audit
 from auditor.findings import Findings
+from auditor.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Audit platform work: what the algorithm and the station made each worker do.")
@@ -122,16 +123,17 @@ def audit(
     jurisdiction: Annotated[str, typer.Option(help="Law parameter set in auditor/law/.")] = "cn_standard",
 ) -> None:
     """Run every analyzer; write findings and evidence (Parquet + CSV) and print a per-worker summary."""
+    settings = Settings(jurisdiction=jurisdiction)
     try:
         case = _read_case(paths)
         with Progress(console=err, transient=True) as progress:
             task = progress.add_task("analysing", total=len(analyzers.ANALYZERS))
-            result = analyzers.run_all(case, jurisdiction,
+            result = analyzers.run_all(case, settings,
                                        progress=lambda name: progress.update(task, advance=1, description=name))
     except (FileNotFoundError, ValueError) as e:
         _fail(str(e))
     _print_summary(result, case)
-    write_audit(result, case, out, {"jurisdiction": jurisdiction, "inputs": [str(p) for p in paths]})
+    write_audit(result, case, out, {**settings.to_dict(), "inputs": [str(p) for p in paths]})
     console.print(f"{result.findings.height} findings with {result.evidence.height} evidence rows written to {out}/")
 
 

@@ -1,7 +1,7 @@
 import polars as pl
 import pytest
 
-from auditor import law
+from auditor.settings import Settings
 from auditor.analyzers import daily_hours, run_all
 from auditor.findings import FindingError, validate
 
@@ -13,7 +13,7 @@ def test_daily_hours_union_split_at_midnight(small_case):
 
 
 def test_findings_only_for_days_over_the_limit_with_evidence(small_case):
-    result = daily_hours.run(small_case, law.load("cn_standard"))
+    result = daily_hours.run(small_case, Settings())
     f = result.findings.sort("finding_id")
     assert f.select("worker_id", "period").rows() == [("R1", "2026-04-27"), ("R2", "2026-04-28")]
     r1 = f.row(0, named=True)
@@ -37,6 +37,6 @@ def test_run_all_collects_registered_analyzers(small_case):
 
 
 def test_validate_rejects_finding_without_evidence(small_case):
-    result = daily_hours.run(small_case, law.load("cn_standard"))
+    result = daily_hours.run(small_case, Settings())
     with pytest.raises(FindingError, match="without evidence"):
         validate(result.findings, result.evidence.head(0))

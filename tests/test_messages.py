@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 import polars as pl
 import pytest
 
-from auditor import law, schema
+from auditor import schema
+from auditor.settings import Settings
 from auditor.analyzers import messages
 from auditor.case import Case
 
@@ -174,6 +175,6 @@ def test_a_broken_lexicon_is_reported_with_file_and_rule(tmp_path, addition, mes
 
 def test_run_publishes_the_classified_messages_as_a_measure():
     case = Case(tables={"messages": chat([(0, "self", "收到", None), (1, "self", "今天跑了40单", None)]).lazy()})
-    result = messages.run(case, law.load("cn_standard"))
+    result = messages.run(case, Settings())
     assert result.findings.height == 0
     assert result.measures["messages"]["label"].to_list() == ["simple", "substantive"]

@@ -1,20 +1,24 @@
-"""Analyzers: pure functions from a Case (and the jurisdiction's law) to Findings."""
+"""Analyzers: pure functions from a Case and the run's Settings to Findings.
+
+Each analyzer module has ``ID`` and ``run(case, settings) -> Findings``; its docstring names the
+canonical columns it needs. Register it once, here."""
 
 from __future__ import annotations
 
-from auditor import law as law_data
-from auditor.analyzers import daily_hours
+from auditor.analyzers import daily_hours, messages
 from auditor.case import Case
 from auditor.findings import Findings
+from auditor.settings import Settings
 
-ANALYZERS = (daily_hours,)
+ANALYZERS = (daily_hours, messages)
 
 
-def run_all(case: Case, jurisdiction: str = "cn_standard", progress=None) -> Findings:
-    law = law_data.load(jurisdiction)
+def run_all(case: Case, settings: Settings | None = None, progress=None) -> Findings:
+    settings = settings or Settings()
+    settings.law  # fail early and clearly on an unknown jurisdiction
     parts = []
     for analyzer in ANALYZERS:
         if progress:
             progress(analyzer.ID)
-        parts.append(analyzer.run(case, law))
+        parts.append(analyzer.run(case, settings))
     return Findings.concat(parts)

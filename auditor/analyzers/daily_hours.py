@@ -15,6 +15,7 @@ import polars as pl
 from auditor.analyzers.intervals import daily_union, online_intervals, order_intervals
 from auditor.case import Case
 from auditor.findings import Findings, render, validate
+from auditor.settings import Settings
 
 ID = "daily-hours-over-limit"
 FAMILY = "working_time"
@@ -30,7 +31,8 @@ def daily_hours(case: Case) -> pl.LazyFrame:
     return daily_union(intervals, case.tz)
 
 
-def run(case: Case, law: dict) -> Findings:
+def run(case: Case, settings: Settings) -> Findings:
+    law = settings.law
     limit = float(law["daily_hours"]["limit_hours"])
     full_at = limit + float(law["daily_extension"]["max_hours"])  # score 1 at the extension ceiling
     sources = law["daily_hours"]["sources"] + law["daily_extension"]["sources"]

@@ -21,6 +21,7 @@ import polars as pl
 
 from auditor.case import Case
 from auditor.findings import Findings
+from auditor.settings import Settings
 
 ID = "message-classification"
 LEXICONS = Path(__file__).resolve().parents[1] / "lexicons"
@@ -183,7 +184,7 @@ def classify(messages: pl.LazyFrame, directory: Path = LEXICONS) -> pl.LazyFrame
     )
 
 
-def run(case: Case, law: dict) -> Findings:
+def run(case: Case, settings: Settings) -> Findings:
     """No findings of its own: the classified messages are a measure that the off-hours work and
     instruction-network analyzers build on, and that the app shows message by message."""
     result = Findings.empty()

@@ -1,0 +1,81 @@
+"""Names and message templates: the simulator's only literal text.
+
+Each template carries the label the ground truth gives it (substantive / simple / social), so a
+message's label follows from the template that made it, never from a guess afterwards.
+Placeholders: {name} a rider's name, {shop} a shop number, {n} {late} {bad} daily counts,
+{time} a clock time, {min} minutes."""
+
+from __future__ import annotations
+
+SURNAMES = (("王", "Wang"), ("李", "Li"), ("张", "Zhang"), ("刘", "Liu"), ("陈", "Chen"), ("杨", "Yang"),
+            ("赵", "Zhao"), ("黄", "Huang"), ("周", "Zhou"), ("吴", "Wu"), ("徐", "Xu"), ("孙", "Sun"),
+            ("胡", "Hu"), ("朱", "Zhu"), ("高", "Gao"), ("林", "Lin"), ("何", "He"), ("郭", "Guo"),
+            ("马", "Ma"), ("罗", "Luo"), ("梁", "Liang"), ("宋", "Song"), ("郑", "Zheng"), ("谢", "Xie"))
+GIVEN = (("伟", "Wei"), ("强", "Qiang"), ("磊", "Lei"), ("军", "Jun"), ("洋", "Yang"), ("勇", "Yong"),
+         ("杰", "Jie"), ("涛", "Tao"), ("明", "Ming"), ("超", "Chao"), ("刚", "Gang"), ("平", "Ping"),
+         ("辉", "Hui"), ("鹏", "Peng"), ("华", "Hua"), ("飞", "Fei"), ("鑫", "Xin"), ("波", "Bo"),
+         ("斌", "Bin"), ("宇", "Yu"), ("浩", "Hao"), ("凯", "Kai"), ("健", "Jian"), ("俊", "Jun"),
+         ("帆", "Fan"), ("亮", "Liang"), ("成", "Cheng"), ("龙", "Long"), ("东", "Dong"), ("海", "Hai"))
+DISTRICTS = ("静安", "徐汇", "长宁", "普陀", "虹口", "杨浦", "黄浦", "浦东", "闵行", "宝山")
+
+# (key, label, chinese, english). Keys are stable ids used by chats.py to pick a category.
+TEMPLATES: tuple[tuple[str, str, str, str], ...] = (
+    ("mgr_instr", "substantive", "{shop}号店出餐了，@{name} 马上去取", "@{name} shop {shop} food is ready, pick it up now"),
+    ("mgr_instr", "substantive", "@{name} 你那单快超时了，抓紧送", "@{name} your order is about to be late, hurry"),
+    ("mgr_instr", "substantive", "@{name} 先去{shop}号店，顺路带两单", "@{name} go to shop {shop} first and take two orders on the way"),
+    ("mgr_instr", "substantive", "@{name} {shop}号店有单没人接，你去接一下", "@{name} nobody took the order at shop {shop}, take it"),
+    ("mgr_lunch", "substantive", "午高峰全员上线，不许下线", "Lunch peak: everyone online, nobody logs off"),
+    ("mgr_lunch", "substantive", "今天下雨单多，全员在线到21点", "Rain today, lots of orders, everyone online until 21:00"),
+    ("mgr_dinner", "substantive", "晚高峰开始了，都别下线，超时一单罚5块", "Dinner peak now, stay online, 5 yuan fine per late order"),
+    ("mgr_dinner", "substantive", "晚高峰谁敢下线扣当天全勤", "Anyone logging off in the dinner peak loses today's attendance bonus"),
+    ("reply_ack", "simple", "收到", "ok"),
+    ("reply_ack", "simple", "好的", "got it"),
+    ("reply_ack", "simple", "马上去", "on my way"),
+    ("reply_ack", "simple", "ok", "ok 👍"),
+    ("reply_work", "substantive", "已到店，等餐中", "At the shop, waiting for the food"),
+    ("reply_work", "substantive", "已取餐，预计10分钟送达", "Picked up, drop-off in 10 min"),
+    ("reply_work", "substantive", "手上还有两单，送完就去{shop}号店", "Two orders on hand, shop {shop} right after"),
+    ("notice", "substantive", "明天早上8点准时到站开早会，不许迟到", "Morning meeting at the station 8:00 tomorrow, don't be late"),
+    ("notice", "substantive", "明天全员穿工服，站点要检查", "Uniforms tomorrow, the station will be inspected"),
+    ("notice", "substantive", "明天安排：\n1. 8点到站开早会\n2. 全员穿工服\n3. 不许迟到", "Tomorrow:\n1. 8:00 meeting at the station\n2. uniforms on\n3. nobody late"),
+    ("notice", "substantive", "这周超时率太高，明天开始每超时一单罚10元", "Too many late orders this week: 10 yuan per late order from tomorrow"),
+    ("evening_ack", "simple", "收到", "noted"),
+    ("evening_ack", "simple", "好的", "ok"),
+    ("evening_ack", "simple", "👍", "👍"),
+    ("evening_ack", "simple", "ok", "ok"),
+    ("social", "social", "今晚吃啥", "what's for dinner tonight"),
+    ("social", "social", "哈哈哈", "haha"),
+    ("social", "social", "有人一起吃夜宵吗", "anyone up for a late snack?"),
+    ("social", "social", "今天好热啊", "so hot today"),
+    ("social", "social", "周末一起打球？", "basketball this weekend?"),
+    ("sticker", "social", "[动画表情]", "<Media omitted>"),
+    ("system", "simple", "“{name}”加入了群聊", "{name} joined using this group's invite link"),
+    ("cust_ask", "simple", "到哪了？", "where are you?"),
+    ("cust_ask", "simple", "还要多久", "how long still?"),
+    ("cust_reply", "simple", "马上到，请稍等", "almost there, one minute"),
+    ("cust_reply", "simple", "在楼下了", "downstairs now"),
+    ("late_dm", "substantive", "今天迟到{min}分钟，按规定罚款20元", "You were {min} min late today, 20 yuan fine as per the rules"),
+    ("late_reply", "simple", "知道了", "understood"),
+    ("late_reply", "simple", "路上堵车，下次注意", "traffic, sorry, won't happen again"),
+    ("report_prompt", "substantive", "今日报表发一下", "Send today's report"),
+    ("report_prompt", "substantive", "@{name} 报表呢？今天的单量和超时发我", "@{name} where is the report? today's orders and late ones"),
+    ("report_ack", "simple", "收到", "ok"),
+    ("report_ack", "simple", "好的，马上整理", "ok, putting it together"),
+    ("report", "substantive", "今日报表：完成{n}单，超时{late}单，差评{bad}", "Daily report: {n} orders done, {late} late, {bad} bad reviews"),
+    ("report", "substantive", "今日报表：\n完成{n}单\n超时{late}单\n差评{bad}\n明天继续", "Daily report:\n{n} orders done\n{late} late\n{bad} bad reviews"),
+    ("report_image", "substantive", "[图片]", "<Media omitted>"),
+    ("duty_assign", "substantive", "今天{name}值班，群里的问题及时处理", "{name} is on duty today, handle the group's questions"),
+    ("duty_ask", "substantive", "{shop}号店有单超时了，谁处理一下", "An order from shop {shop} is late, who handles it?"),
+    ("duty_ask", "substantive", "有顾客投诉没收到餐，值班的看一下", "A customer says the food never came, duty rider please check"),
+    ("duty_work", "substantive", "已联系顾客，改约{time}送达", "Called the customer, delivery moved to {time}"),
+    ("duty_work", "substantive", "{shop}号店的单我来协调", "I'll sort out the shop {shop} order"),
+    ("duty_work", "substantive", "已处理，顾客同意退款", "Handled, the customer accepted a refund"),
+    ("duty_work", "substantive", "已通知商家重新出餐", "Told the shop to remake the order"),
+    ("duty_work", "substantive", "顾客说地址错了\n已改到新地址，{time}前送到", "Customer gave the wrong address\nchanged it, delivery before {time}"),
+    ("complaint_cust", "substantive", "你送的餐洒了，怎么处理？", "The food you delivered spilled, what now?"),
+    ("complaint_cust", "substantive", "少了一份饮料，我要投诉", "A drink is missing, I want to complain"),
+    ("complaint_cust", "substantive", "那要等多久？不行我就给差评了", "How long then? Otherwise I leave a bad review"),
+    ("complaint_rider", "substantive", "非常抱歉，我马上联系商家给您重做", "Very sorry, I'm asking the shop to remake it now"),
+    ("complaint_rider", "substantive", "已和商家沟通，40分钟内补送", "Talked to the shop, a replacement within 40 minutes"),
+    ("complaint_rider", "substantive", "已申请退款，请注意查收", "Refund requested, please check your account"),
+)
