@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +21,8 @@ from auditor.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Audit platform work: what the algorithm and the station made each worker do.")
-console = Console()
+# Piped or redirected output (a log, a CI job) gets wide tables rather than rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
 
 
@@ -93,7 +95,12 @@ def simulate(
     with Progress(console=err, transient=True) as progress:
         progress.add_task(f"simulating {riders} riders × {days} days", total=None)
         summary = run_simulation(out, seed=seed, riders=riders, start=first, days=days)
-    console.print(f"wrote {out} (seed {seed}): {summary}")
+    table = Table(title=f"Wrote {out} (seed {seed}, {riders} riders × {days} days)", title_justify="left")
+    table.add_column("file", overflow="fold")
+    table.add_column("rows", justify="right")
+    for name, rows in summary["rows"].items():
+        table.add_row(name, str(rows))
+    console.print(table)
 
 
 @app.command()

@@ -50,7 +50,7 @@ class Messages:
         self.parts.append(part)
 
     def frame(self) -> pl.DataFrame:
-        cols = {c: np.concatenate([p[c] for p in self.parts]) for c in [*COLUMNS, "ts", "tmpl"]}
+        cols = {c: np.concatenate([np.zeros(0, np.int64)] + [p[c] for p in self.parts]) for c in [*COLUMNS, "ts", "tmpl"]}
         return pl.DataFrame(cols).with_row_index("uid").with_columns(pl.col("uid").cast(pl.Int64))
 
 
@@ -197,6 +197,8 @@ def weekend_duties(msgs: Messages, cal: Calendar, world: World, blocks: pl.DataF
     duty = (cal.weekday[day] == rd.rest_weekday[r]) & ~worked[r, day] & (rng.random(len(r)) < 0.9)
     r, day = r[duty], day[duty]
     k = len(r)
+    if k == 0:
+        return first_plant
     plant = first_plant + np.arange(k)
     station = rd.station[r]
     start = at_local(rng, cal, day, 10.0, 15.0)
@@ -210,10 +212,11 @@ def weekend_duties(msgs: Messages, cal: Calendar, world: World, blocks: pl.DataF
     t = start[i] + 120 + np.round(frac * (length[i] - 120)).astype(np.int64)
     asked = (rng.random(len(i)) < 0.4) & (j > 0)
     msgs.add("duty_ask", t[asked] - uniform_int(rng, 30, 110, asked.sum()), sender=MANAGER,
-             station=station[i][asked], plant=plant[i][asked], plant_kind=WEEKEND, plant_worker=r[i][asked], shop=uniform_int(rng, 1, 12, asked.sum()))
-    clock = t + uniform_int(rng, 2, 6, len(t)) * 30 * M
-    msgs.add("duty_work", t, sender_rider=r[i], station=station[i], plant=plant[i], plant_kind=WEEKEND, plant_worker=r[i],
-             shop=uniform_int(rng, 1, 12, len(t)), clock=clock - clock % (30 * M))
+             station=station[i][asked], plant=plant[i][asked], plant_kind=WEEKEND, plant_worker=r[i][asked],
+             shop=uniform_int(rng, 1, 12, asked.sum()))
+    clock = t + uniform_int(rng, 2, 6, len(t)) * 30 * M  # "改约18:30送达": a half hour 1–3 h ahead
+    msgs.add("duty_work", t, sender_rider=r[i], station=station[i], plant=plant[i], plant_kind=WEEKEND,
+             plant_worker=r[i], shop=uniform_int(rng, 1, 12, len(t)), clock=clock - clock % (30 * M))
     return first_plant + k
 
 
@@ -226,11 +229,12 @@ def complaints(msgs: Messages, cal: Calendar, world: World, blocks: pl.DataFrame
     done_h = (end_of_day["end"].to_numpy() - cal.day_start[end_of_day["day"].to_numpy()]) / H
     cand = (end_of_day.filter(pl.Series(rd.complaint[end_of_day["rider"].to_numpy()] & (done_h < 19.0)))
             .sort("rider", "day"))
-    cand = cand.with_columns(key=pl.Series(rng.random(cand.height))).sort("rider", "key").unique("rider", keep="first",
-                                                                                                  maintain_order=True)
+    cand = (cand.with_columns(key=pl.Series(rng.random(cand.height))).sort("rider", "key")
+            .unique("rider", keep="first", maintain_order=True))  # one random evening per rider
     r, end, day = cand["rider"].to_numpy(), cand["end"].to_numpy(), cand["day"].to_numpy()
     k = len(r)
-    start = np.maximum(end + uniform_int(rng, 30 * M, H, k), cal.day_start[day] + int(19.5 * H)) + uniform_int(rng, 0, 30 * M, k)
+    evening = cal.day_start[day] + int(19.5 * H)
+    start = np.maximum(end + uniform_int(rng, 30 * M, H, k), evening) + uniform_int(rng, 0, 30 * M, k)
     plant = first_plant + np.arange(k)
     dm = dict(conv=DM, owner=r, plant=plant, plant_kind=COMPLAINT, plant_worker=r)
     customer = rng.integers(0, len(world.customer_wxid), k)

@@ -52,9 +52,9 @@ def trips(rng, blocks: pl.DataFrame, world: World, order_rate: float) -> dict:
     T = len(trip_block)
     mean_gap = np.select([t_type == STATION, t_type == MIXED], [150.0, 300.0], 420.0) / order_rate
     gap = 160 + np.round(rng.exponential(mean_gap)).astype(np.int64)
-    u = rng.random(T)
-    k = np.select([t_type == CROWD, t_type == MIXED], [1 + (u > 0.7) + (u > 0.95), 1 + (u > 0.6) + (u > 0.9)],
-                  1 + (u > 0.45) + (u > 0.8)).astype(np.int64)
+    # 1–3 orders carried together; a busier city (order_rate) batches more, not only sooner
+    batch_p = np.select([t_type == STATION, t_type == MIXED], [0.45, 0.3], 0.15) * order_rate
+    k = 1 + rng.binomial(2, np.minimum(batch_p, 0.9)).astype(np.int64)
 
     order_trip, pos = within_segment(k)
     O = len(order_trip)

@@ -207,22 +207,23 @@ def build_world(seed_rng: np.random.Generator, n: int, knobs: Knobs) -> World:
     has_roster = is_st | (is_mx & (rng.random(n) < 0.6))
     shift_start = np.where(is_st, uniform_int(rng, 14, 21, n) * 30, uniform_int(rng, 20, 28, n) * 30)
     shift_len = np.where(is_st, uniform_int(rng, 15, 17, n) * 30, uniform_int(rng, 8, 12, n) * 30)
-    english_station = station >= 0
-    english_station[english_station] = stations.english[station[english_station]]
-    whatsapp = english_station & pick_first(station, english_station, 3)
+    in_english_station = station >= 0
+    in_english_station[in_english_station] = stations.english[station[in_english_station]]
+    whatsapp = in_english_station & pick_first(station, in_english_station, 3)
 
     zh, en = person_names(rng, n)
     anchor_lon = np.where(attached, stations.lon[np.maximum(station, 0)], CITY_LON)
     anchor_lat = np.where(attached, stations.lat[np.maximum(station, 0)], CITY_LAT)
     home_r, home_a = 6000 * np.sqrt(rng.random(n)), rng.random(n) * 2 * np.pi
     dlon, dlat = meters_to_deg(home_r * np.cos(home_a), home_r * np.sin(home_a), anchor_lat)
-    anchor_lon, anchor_lat = np.where(attached, anchor_lon, anchor_lon + dlon), np.where(attached, anchor_lat, anchor_lat + dlat)
+    anchor_lon = np.where(attached, anchor_lon, anchor_lon + dlon)  # crowd riders: a home area in the city
+    anchor_lat = np.where(attached, anchor_lat, anchor_lat + dlat)
     inner = stations.inner_radius_m()[np.maximum(station, 0)]
     # station riders stay well inside their zone; mixed riders stray out of it; crowd riders roam
     roam = np.select([is_st, is_mx], [0.8 * inner, 1.3 * stations.radius_m[np.maximum(station, 0)]], 4000.0)
 
     nightly = pick(rng, attached, knobs.nightly_share)
-    weekend = pick(rng, is_st & (~english_station | whatsapp), knobs.weekend_share)
+    weekend = pick(rng, is_st & (~in_english_station | whatsapp), knobs.weekend_share)
     complaint = pick(rng, attached, knobs.complaint_share)
     gps_base = np.select([is_st, is_mx], [uniform_int(rng, 60, 120, n), uniform_int(rng, 180, 300, n)],
                          uniform_int(rng, 540, 660, n))
@@ -231,7 +232,7 @@ def build_world(seed_rng: np.random.Generator, n: int, knobs: Knobs) -> World:
         riders=Riders(
             id=np.char.add("R", np.char.zfill(np.arange(1, n + 1).astype(str), max(4, len(str(n))))),
             rtype=rtype, subordination=np.round(sub, 3), station=station, platform=platform,
-            monthly_wage=wage, english=english_station | (attached & (rng.random(n) < 0.05)),
+            monthly_wage=wage, english=in_english_station | (attached & (rng.random(n) < 0.05)),
             gpx=pick(rng, np.ones(n, dtype=bool), knobs.gpx_share),
             whatsapp=whatsapp, has_roster=has_roster, shift_start_min=shift_start, shift_len_min=shift_len,
             rest_weekday=rng.integers(0, 7, n), extend_p=np.where(is_st, rng.uniform(0.15, 0.6, n), 0.1),

@@ -284,7 +284,8 @@ def relations_csv(world: World, path: Path) -> int:
         (st.manager_wxid, "person", st.id, "station", "manages", "站长任命"),
         (st.agency[rd.station[station_ft]], "agency", rd.id[station_ft], "worker", "engages", "劳务外包协议"),
         (st.id[rd.station[mixed]], "station", rd.id[mixed], "worker", "engages", "个体工商户合作协议"),
-        (np.repeat(plat, len(crowd)), "platform", np.tile(rd.id[crowd], 2), "worker", "engages", "众包服务协议（平台注册）"),
+        (np.repeat(plat, len(crowd)), "platform", np.tile(rd.id[crowd], 2), "worker", "engages",
+         "众包服务协议（平台注册）"),
         (rd.id[att], "worker", st.id[rd.station[att]], "station", "member_of", "站点骑手名册"),
         (rd.id[att], "worker", st.zone[rd.station[att]], "zone", "assigned_zone", "排班表区域"),
     ]
