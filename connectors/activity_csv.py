@@ -44,7 +44,8 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     raw, rejections, rows_read = read_csv_rows(path, text, required=COLUMNS)
     times = raw["event_time"].drop_nulls().str.strip_chars()
     epoch = times.str.contains(r"^-?\d+$")
-    if len(times) and epoch.sum() * 2 > len(times):
+    iso = times.str.contains(r"^\d{4}-\d{2}-\d{2}")
+    if epoch.sum() > iso.sum():  # values that look like neither do not vote
         # 13 digits is milliseconds until the year 2286; 10 digits is seconds
         unit = "ms" if times.filter(epoch).str.len_chars().median() >= 12 else "s"
         ts = pl.from_epoch(pl.col("event_time").str.strip_chars().cast(pl.Int64, strict=False), time_unit=unit)

@@ -41,3 +41,31 @@ def test_every_command_has_help_and_is_in_the_readme():
         name = command.name or command.callback.__name__
         assert command.callback.__doc__, f"auditor {name} has no help text"
         assert f"auditor {name}" in readme, f"auditor {name} is not documented in the README"
+
+
+def test_ingest_of_a_folder_with_bad_files_reads_the_rest_and_names_each_problem(tmp_path):
+    folder = tmp_path / "exports"
+    (folder / "platform_a").mkdir(parents=True)
+    (folder / "relations.csv").write_text(
+        "from_party,from_kind,to_party,to_kind,relation,evidence\nA,platform,AG1,agency,contracts,contract p.1\n",
+        encoding="utf-8")
+    (folder / "platform_a" / "activity.csv").write_text(
+        "rider_id,event_time,event,lon,lat,detail\n"
+        "R1,1777250400000,online,,,\n"
+        "R1,not-a-time,offline,,,\n"
+        "R1,1777286400000,offline\n", encoding="utf-8")      # truncated row: 3 fields of 6
+    (folder / "notes.bin").write_bytes(b"\x00\x01\x02 no known export")
+    (folder / "empty.gpx").write_bytes(b"")
+    out = tmp_path / "case"
+    result = runner.invoke(app, ["ingest", str(folder), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    by_path = {s["path"]: s for s in manifest["sources"]}
+    assert by_path["relations.csv"]["rows_kept"] == 1
+    activity = by_path["platform_a/activity.csv"]
+    assert (activity["rows_read"], activity["rows_kept"], activity["rows_rejected"]) == (3, 1, 2)
+    assert {(r["line"], r["code"]) for r in activity["rejected"]} == {
+        (3, "row-unparseable-timestamp"), (4, "row-wrong-field-count")}
+    assert by_path["notes.bin"]["error_code"] == "file-unrecognised"
+    assert by_path["empty.gpx"]["error_code"] == "file-empty"
+    assert "notes.bin" in result.output and "2 file(s) not read" in result.output
