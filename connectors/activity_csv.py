@@ -12,8 +12,19 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, Rejection, check_rows, decode, empty_named, finish, head_text,
-                             iso_time, number, read_csv_rows)
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    Rejection,
+    check_rows,
+    decode,
+    empty_named,
+    finish,
+    header_is,
+    iso_time,
+    number,
+    read_csv_rows,
+)
 
 NAME = "activity-csv"
 TABLES = ("activity",)
@@ -27,8 +38,7 @@ OFFSET = r"(Z|[+-]\d{2}:?\d{2})$"
 
 
 def sniff(path: Path, head: bytes) -> float:
-    first = head_text(head).splitlines()[:1]
-    if first and tuple(c.strip() for c in first[0].split(",")) == COLUMNS:
+    if header_is(head, COLUMNS):
         return 0.95
     return empty_named(path, head, "*activity*.csv")
 

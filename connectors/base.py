@@ -34,6 +34,7 @@ class ReadOptions:
 
     tz: str = "Asia/Shanghai"  # zone of timestamps written without an offset
     owner: str | None = None  # worker whose export this is (chat exports, phone GPS)
+    presets: tuple[Path, ...] = ()  # the user's own column-mapping files (case.toml ``presets``)
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,18 @@ REJECTION_CODES = {
 
 
 def decode(path: Path, data: bytes | None = None) -> tuple[str, str]:
-    """Decode a text export: UTF-8 (with or without BOM), else GB18030 (a superset of GBK).
+    """Decode a text export: UTF-16 with a BOM, UTF-8 (with or without BOM), else GB18030 (a superset of GBK).
 
     Returns (text, encoding). Raises SourceError naming the first undecodable line."""
     data = path.read_bytes() if data is None else data
     if not data.strip():
         raise SourceError(path, "the file is empty; expected a header and data rows", code="file-empty")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # WhatsApp on some phones, Windows "Unicode"
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as err:
+            raise SourceError(path, "the UTF-16 text is cut or damaged", line=data[: err.start].decode("utf-16", "ignore").count("\n") + 1,
+                              code="file-encoding") from None
     if data.startswith(codecs.BOM_UTF8):
         encoding, data = "utf-8-sig", data[len(codecs.BOM_UTF8):]
     else:
@@ -107,6 +114,8 @@ def decode(path: Path, data: bytes | None = None) -> tuple[str, str]:
 
 def head_text(head: bytes) -> str:
     """The first bytes as text for sniffing, tolerant of a cut multi-byte character."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return head[: len(head) // 2 * 2].decode("utf-16", errors="ignore")
     head = head.removeprefix(codecs.BOM_UTF8)
     for encoding in ("utf-8", "gb18030"):
         try:
@@ -114,6 +123,12 @@ def head_text(head: bytes) -> str:
         except UnicodeDecodeError:
             continue
     return head.decode("utf-8", errors="ignore")
+
+
+def header_is(head: bytes, columns: tuple[str, ...], delimiter: str = ",") -> bool:
+    """True when the first line of ``head`` is exactly ``columns`` (the cheap sniff of a CSV layout)."""
+    first = head_text(head).splitlines()[:1]
+    return bool(first) and tuple(c.strip() for c in first[0].split(delimiter)) == tuple(columns)
 
 
 def finish(table: str, frame: pl.DataFrame) -> pl.DataFrame:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import ReadOptions, ReadResult, check_rows, decode, finish, head_text, read_csv_rows
+from connectors.base import ReadOptions, ReadResult, check_rows, decode, finish, header_is, read_csv_rows
 
 NAME = "participants-csv"
 TABLES = ("participants",)
@@ -18,8 +18,7 @@ ROLES = ("worker", "supervisor", "colleague", "customer", "system", "unknown")
 
 
 def sniff(path: Path, head: bytes) -> float:
-    first = head_text(head).splitlines()[:1]
-    return 0.95 if first and [c.strip() for c in first[0].split(",")] == list(COLUMNS) else 0.0
+    return 0.95 if header_is(head, COLUMNS) else 0.0
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:

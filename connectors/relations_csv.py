@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.base import ReadOptions, ReadResult, check_rows, decode, finish, head_text, read_csv_rows
+from connectors.base import ReadOptions, ReadResult, check_rows, decode, finish, header_is, read_csv_rows
 
 NAME = "relations-csv"
 TABLES = ("relations",)
@@ -14,8 +14,7 @@ COLUMNS = ("from_party", "from_kind", "to_party", "to_kind", "relation", "eviden
 
 
 def sniff(path: Path, head: bytes) -> float:
-    first = head_text(head).splitlines()[:1]
-    return 0.95 if first and [c.strip() for c in first[0].split(",")] == list(COLUMNS) else 0.0
+    return 0.95 if header_is(head, COLUMNS) else 0.0
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:

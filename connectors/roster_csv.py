@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import ReadOptions, ReadResult, check_rows, decode, empty_named, finish, head_text, read_csv_rows
+from connectors.base import ReadOptions, ReadResult, check_rows, decode, empty_named, finish, header_is, read_csv_rows
 
 NAME = "roster-csv"
 TABLES = ("schedules",)
@@ -21,8 +21,7 @@ KINDS = {"排班": "roster", "roster": "roster", "班次": "shift", "shift": "sh
 
 
 def sniff(path: Path, head: bytes) -> float:
-    first = head_text(head).splitlines()[:1]
-    if first and tuple(c.strip() for c in first[0].split(",")) == COLUMNS:
+    if header_is(head, COLUMNS):
         return 0.95
     return empty_named(path, head, "*roster*.csv", "*排班*.csv")
 

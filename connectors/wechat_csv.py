@@ -12,8 +12,18 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, SourceError, check_rows, decode, empty_named, finish, head_text,
-                             local_time, read_csv_rows)
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    SourceError,
+    check_rows,
+    decode,
+    empty_named,
+    finish,
+    header_is,
+    local_time,
+    read_csv_rows,
+)
 
 NAME = "wechat-csv"
 TABLES = ("messages",)
@@ -25,8 +35,7 @@ ATTACHMENTS = {3: "image", 34: "voice", 43: "video", 47: "sticker", 49: "file"}
 
 
 def sniff(path: Path, head: bytes) -> float:
-    first = head_text(head).splitlines()[:1]
-    if first and tuple(c.strip() for c in first[0].split(",")) == COLUMNS:
+    if header_is(head, COLUMNS):
         return 0.95
     return empty_named(path, head, "wechat*.csv")
 
