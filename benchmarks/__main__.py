@@ -1,0 +1,90 @@
+"""Run the city-scale benchmarks and write ``benchmarks/results/city.json``.
+
+    python -m benchmarks            # 1,000 / 3,000 / 10,000 riders × 30 days (long: run in background)
+    python -m benchmarks --small    # 50 / 100 / 200 riders × 7 days, under a minute
+
+Each stage runs three times in its own process (wall time and peak RSS); the figures keep the
+min and the median. The scaling exponent k fits time ∝ riders^k over the sizes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+TIMED = ("ingest", "floor", "audit", "worktime", "control")
+
+
+def run_stage(stage: str, data: Path, case: Path, out: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.stages", stage, str(data), str(case), str(out)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode:
+        return {"stage": stage, "error": proc.stderr.strip().splitlines()[-1:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def measure(stage: str, data: Path, case: Path, out: Path, repeats: int) -> dict:
+    runs = [run_stage(stage, data, case, out) for _ in range(repeats)]
+    if any("error" in r for r in runs):
+        return {"error": next(r["error"] for r in runs if "error" in r)}
+    walls, rss = [r["wall_s"] for r in runs], [r["peak_rss_mb"] for r in runs]
+    extra = {k: v for k, v in runs[-1].items() if k not in ("stage", "wall_s", "peak_rss_mb")}
+    return {"wall_s_min": min(walls), "wall_s_median": statistics.median(walls), "peak_rss_mb_max": max(rss),
+            "runs": len(runs), **extra}
+
+
+def exponent(sizes: list[int], times: list[float]) -> float | None:
+    """Least-squares slope of log(time) on log(riders)."""
+    if len(sizes) < 2 or min(times) <= 0:
+        return None
+    xs, ys = [math.log(s) for s in sizes], [math.log(t) for t in times]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    return round(sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs), 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", action="store_true", help="small cities, under a minute")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/auditor-bench"), help="scratch folder for the cities")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sizes", type=int, nargs="*", help="riders per city (default by mode)")
+    args = parser.parse_args()
+    sizes = args.sizes or ([50, 100, 200] if args.small else [1000, 3000, 10000])
+    days = 7 if args.small else 30
+    figures: dict = {"machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+                     "days": days, "sizes": {}, "date": date.today().isoformat()}
+    from auditor.simulate import simulate
+
+    for riders in sizes:
+        data, case, out = (args.work / f"{riders}" / p for p in ("raw", "case", "report"))
+        for p in (data, case, out):
+            shutil.rmtree(p, ignore_errors=True)
+        started = time.perf_counter()
+        summary = simulate(data, seed=20260427, riders=riders, start=date(2026, 4, 27), days=days)
+        entry = {"simulate_s": round(time.perf_counter() - started, 2), "rows": summary["rows"]}
+        entry["ingest"] = measure("ingest", data, case, out, 1 if riders >= 3000 else args.repeats)
+        for stage in TIMED[1:]:
+            entry[stage] = measure(stage, data, case, out, args.repeats)
+        if "wall_s_min" in entry["audit"] and "wall_s_min" in entry["floor"]:
+            entry["audit_over_floor"] = round(entry["audit"]["wall_s_min"] / entry["floor"]["wall_s_min"], 1)
+        figures["sizes"][str(riders)] = entry
+        print(json.dumps({riders: {k: entry[k] for k in ("simulate_s", "audit_over_floor") if k in entry}}))
+    done = [int(s) for s, e in figures["sizes"].items() if "wall_s_min" in e["audit"]]
+    figures["audit_scaling_exponent"] = exponent(done, [figures["sizes"][str(s)]["audit"]["wall_s_min"] for s in done])
+    RESULTS.mkdir(exist_ok=True)
+    name = "city_small.json" if args.small else "city.json"
+    (RESULTS / name).write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(f"wrote {RESULTS / name}")
+
+
+if __name__ == "__main__":
+    main()
