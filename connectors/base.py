@@ -95,8 +95,8 @@ def decode(path: Path, data: bytes | None = None) -> tuple[str, str]:
         try:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as err:
-            raise SourceError(path, "the UTF-16 text is cut or damaged", line=data[: err.start].decode("utf-16", "ignore").count("\n") + 1,
-                              code="file-encoding") from None
+            line = data[: err.start].decode("utf-16", "ignore").count("\n") + 1
+            raise SourceError(path, "the UTF-16 text is cut or damaged", line=line, code="file-encoding") from None
     if data.startswith(codecs.BOM_UTF8):
         encoding, data = "utf-8-sig", data[len(codecs.BOM_UTF8):]
     else:
@@ -154,6 +154,31 @@ def read_csv_rows(path: Path, text: str, required: tuple[str, ...], delimiter: s
     missing = [c for c in required if c not in header]
     if missing:
         raise SourceError(path, f"missing column(s) {missing}; found {header}", line=1, code="file-missing-columns")
+    if '"' not in text:  # no quoting: one record per line, so whole-column parsing is exact
+        frame, rejections = _unquoted_records(text, header, delimiter)
+    else:
+        frame, rejections = _quoted_records(reader, header)
+    frame = frame.with_columns([pl.when(pl.col(h) != "").then(pl.col(h)).alias(h) for h in header])
+    return frame, rejections, frame.height + len(rejections)
+
+
+def _wrong_width(line: int, fields: int, header: list[str], note: str = "") -> Rejection:
+    return Rejection(line, "row-wrong-field-count", f"{fields} fields, expected {len(header)} ({', '.join(header)}){note}")
+
+
+def _unquoted_records(text: str, header: list[str], delimiter: str) -> tuple[pl.DataFrame, list[Rejection]]:
+    lines = pl.DataFrame({"text": text.split("\n")}).with_row_index("src_row", offset=1).slice(1)
+    lines = lines.with_columns(pl.col("src_row").cast(pl.Int64), pl.col("text").str.strip_suffix("\r")).filter(
+        pl.col("text") != "").with_columns(fields=pl.col("text").str.count_matches(delimiter, literal=True) + 1)
+    bad = lines.filter(pl.col("fields") != len(header))
+    rejections = [_wrong_width(line, fields, header) for line, fields in bad.select("src_row", "fields").iter_rows()]
+    good = lines.filter(pl.col("fields") == len(header))
+    split = good.select(pl.col("text").str.split_exact(delimiter, len(header) - 1)).unnest("text")
+    frame = split.rename(dict(zip(split.columns, header))).with_columns(good["src_row"])
+    return frame, rejections
+
+
+def _quoted_records(reader, header: list[str]) -> tuple[pl.DataFrame, list[Rejection]]:
     rows: list[list[str]] = []
     lines: list[int] = []
     rejections: list[Rejection] = []
@@ -168,15 +193,13 @@ def read_csv_rows(path: Path, text: str, required: tuple[str, ...], delimiter: s
                 # unclosed quote that swallowed the lines after it: say so, they are not lost silently
                 spans = (f"; the record runs from line {start} to line {reader.line_num}: a quote is probably"
                          " not closed" if reader.line_num > start else "")
-                rejections.append(Rejection(start, "row-wrong-field-count",
-                                            f"{len(row)} fields, expected {len(header)} ({', '.join(header)}){spans}"))
+                rejections.append(_wrong_width(start, len(row), header, spans))
             start = reader.line_num + 1
     except csv.Error as err:  # e.g. an unterminated quote at a truncated end of file
         rejections.append(Rejection(start, "row-malformed", f"CSV structure broken from here on: {err}"))
     frame = pl.DataFrame(list(zip(*rows)) if rows else [[] for _ in header], schema={h: pl.String for h in header},
-                         orient="col").with_columns(
-        [pl.when(pl.col(h) != "").then(pl.col(h)).alias(h) for h in header] + [pl.Series("src_row", lines, dtype=pl.Int64)])
-    return frame, rejections, len(rows) + len(rejections)
+                         orient="col").with_columns(pl.Series("src_row", lines, dtype=pl.Int64))
+    return frame, rejections
 
 
 def check_rows(frame: pl.DataFrame, parsed: dict[str, tuple[pl.Expr, str]], required: tuple[str, ...] = ()
