@@ -4,7 +4,9 @@ A connector is a module in this package with:
 
 - ``NAME``: a stable id recorded in the manifest (``"platform-orders"``),
 - ``TABLES``: the canonical tables it can produce,
-- ``sniff(path, head) -> float``: confidence in [0, 1] from the file name and its first bytes,
+- ``sniff(path, head) -> float``: confidence in [0, 1] from the file name and its first bytes
+  (a connector whose recognition depends on the case, like the user's order presets, takes the
+  ``ReadOptions`` as a third argument),
 - ``read(path, options) -> ReadResult``: the canonical rows and the row accounting.
 
 ``read`` never raises for one bad row: it records a ``Rejection`` and goes on. It raises

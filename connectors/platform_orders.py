@@ -3,8 +3,13 @@
 A preset is data: which source column (CSV header) or dotted path (JSON record) holds each
 canonical ``orders`` column, the time format, and how the dispatch mode and the rider's response
 map to an outcome (an accepted automatic dispatch is ``auto_assigned``: the rider could not
-refuse it). A new platform export is a new preset file, not new code. Both formats become one
-all-String frame keyed by source names, then one vectorised parse applies to either."""
+refuse it). A new platform export is a new preset file, not new code: a user with a layout no
+preset knows writes one (see the README) and names it in ``case.toml`` ``presets``.
+
+A ``table`` preset (``format = "csv"``) names column headers and reads CSV, Excel ``.xlsx`` and
+Parquet files; a ``json`` preset names dotted paths and reads JSON (a list of records, or records
+nested under a key) and JSON Lines (one record a line, ``src_row`` = the line). Every layout becomes
+one all-String frame keyed by source names, then one vectorised parse applies to any of them."""
 
 from __future__ import annotations
 
@@ -13,19 +18,21 @@ import io
 import json
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import polars as pl
 
 from auditor import schema
-from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode, empty_named, finish,
-                             head_text, iso_time, local_time, number, read_csv_rows)
+from connectors.base import (HEAD_BYTES, ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode,
+                             empty_named, finish, head_text, iso_time, local_time, number, read_csv_rows)
 
 NAME = "platform-orders"
 TABLES = ("orders",)
 PRESET_DIR = Path(__file__).parent / "presets"
+BINARY = {".xlsx": b"PK\x03\x04", ".parquet": b"PAR1"}  # suffix -> magic bytes
+JSON_LINES = (".jsonl", ".ndjson")
 TIMES = ("dispatched_at", "responded_at", "picked_up_at", "delivered_at", "deadline_at")
 NUMBERS = ("pickup_lon", "pickup_lat", "dropoff_lon", "dropoff_lat", "distance_m", "pay", "penalty")
 TEXTS = ("order_id", "worker_id", "station_id", "zone_id", "penalty_reason")
@@ -48,6 +55,8 @@ class Preset:
     time_format: str  # strftime pattern of local wall-clock time, or "iso8601"
     delimiter: str = ","
     records: str = ""
+    scale: dict = field(default_factory=dict)  # numeric column -> factor to canonical units (km -> m: 1000)
+    fixed_mode: str = ""  # the dispatch mode when the export has no column for it (every ride-hail trip is an offer)
 
     def source(self, column: str) -> str:
         """The source name of a column; a folded list is named ``list[].field``."""
@@ -55,35 +64,78 @@ class Preset:
         return spec if isinstance(spec, str) else f"{spec['list']}[].{spec.get('sum') or spec.get('join')}"
 
     def required_sources(self) -> list[str]:
-        return [self.source(c) for c in REQUIRED] + [self.mode, self.result]
+        return [self.source(c) for c in REQUIRED] + self.outcome_sources()
 
     def sources(self) -> list[str]:
-        return list(dict.fromkeys([self.source(c) for c in self.columns] + [self.mode, self.result]))
+        return list(dict.fromkeys([self.source(c) for c in self.columns] + self.outcome_sources()))
+
+    def outcome_sources(self) -> list[str]:
+        return [self.result] if self.fixed_mode else [self.mode, self.result]
 
 
-@cache
-def presets() -> tuple[Preset, ...]:
-    found = []
-    for path in sorted(PRESET_DIR.glob("*.toml")):
+def load_preset(path: Path) -> Preset:
+    """One mapping file; a mistake in it names the file and what is wrong."""
+    try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         outcome = data["outcome"]
         preset = Preset(id=path.stem, title=data["title"], platform=data["platform"], format=data["format"],
-                        columns=data["columns"], mode=outcome["mode"], result=outcome["result"],
-                        auto_modes=tuple(outcome["auto_modes"]), offer_modes=tuple(outcome["offer_modes"]),
+                        columns=data["columns"], mode=outcome.get("mode", ""), result=outcome["result"],
+                        auto_modes=tuple(outcome.get("auto_modes", ())), offer_modes=tuple(outcome.get("offer_modes", ())),
                         results=dict(outcome["results"]), time_format=data["time_format"],
-                        delimiter=data.get("delimiter", ","), records=data.get("records", ""))
-        unknown = set(preset.columns) - set(TIMES + NUMBERS + TEXTS)
-        bad_outcomes = set(preset.results.values()) - set(schema.ORDER_OUTCOMES)
-        if unknown or bad_outcomes or any(c not in preset.columns for c in REQUIRED):
-            raise ValueError(f"{path}: unknown columns {sorted(unknown)}, outcomes {sorted(bad_outcomes)},"
-                             f" or a required column of {REQUIRED} unmapped")
-        found.append(preset)
-    return tuple(found)
+                        delimiter=data.get("delimiter", ","), records=data.get("records", ""),
+                        scale=dict(data.get("scale", {})), fixed_mode=outcome.get("fixed_mode", ""))
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as err:
+        raise SourceError(path, f"not a usable column-mapping preset ({type(err).__name__}: {err}); see the README's"
+                          " supported inputs for the keys", code="file-preset") from None
+    unknown = set(preset.columns) - set(TIMES + NUMBERS + TEXTS)
+    bad_outcomes = set(preset.results.values()) - set(schema.ORDER_OUTCOMES)
+    unmapped = [c for c in REQUIRED if c not in preset.columns] + (
+        [] if preset.mode or preset.fixed_mode in preset.auto_modes + preset.offer_modes else ["mode"])
+    if unknown or bad_outcomes or unmapped or preset.format not in ("csv", "json") or set(preset.scale) - set(NUMBERS):
+        raise SourceError(path, f"unknown columns {sorted(unknown)}, outcomes {sorted(bad_outcomes)}, unmapped required "
+                          f"{unmapped}, format {preset.format!r} (csv or json) or scaled {sorted(preset.scale)} (numbers"
+                          f" only); canonical columns are {list(TIMES + NUMBERS + TEXTS)}", code="file-preset")
+    return preset
 
 
-def sniff(path: Path, head: bytes) -> float:
-    return max((_score(p, head_text(head)) for p in presets()), default=0.0) or empty_named(
+@cache
+def presets(extra: tuple[Path, ...] = ()) -> tuple[Preset, ...]:
+    """The shipped presets, then the user's own (``case.toml`` ``presets``)."""
+    return tuple(load_preset(path) for path in (*sorted(PRESET_DIR.glob("*.toml")), *extra))
+
+
+def sniff(path: Path, head: bytes, options: ReadOptions | None = None) -> float:
+    extra = options.presets if options else ()
+    try:
+        kind, header = _layout(path, head)
+    except (OSError, ValueError):
+        return 0.0
+    if kind in BINARY:
+        return max((_header_score(p, header) for p in presets(extra) if p.format == "csv"), default=0.0)
+    return max((_score(p, head_text(head)) for p in presets(extra)), default=0.0) or empty_named(
         path, head, "*orders*.csv", "*orders*.json")
+
+
+def _layout(path: Path, head: bytes) -> tuple[str, list[str]]:
+    """The file's kind (csv, json, jsonl, xlsx, parquet) and, for the binary ones, their column names."""
+    suffix = path.suffix.lower()
+    if suffix in BINARY:
+        if not head.startswith(BINARY[suffix]):
+            raise ValueError(f"not a {suffix} file")
+        try:
+            header = (pl.read_parquet_schema(path) if suffix == ".parquet"
+                      else pl.read_excel(path, read_options={"n_rows": 0}).schema).keys()
+        except Exception as err:  # the Excel and Parquet readers each raise their own error types for a damaged file
+            raise ValueError(f"not a readable {suffix} file: {str(err).splitlines()[0]}") from None
+        return suffix, [str(h).strip() for h in header]
+    if suffix in JSON_LINES:
+        return "jsonl", []
+    return ("json" if head_text(head).lstrip().startswith(("{", "[")) else "csv"), []
+
+
+def _header_score(preset: Preset, header) -> float:
+    wanted = preset.sources()
+    return 0.95 * sum(s in set(header) for s in wanted) / len(wanted)
 
 
 def _score(preset: Preset, text: str) -> float:
@@ -93,9 +145,7 @@ def _score(preset: Preset, text: str) -> float:
             first = next(csv.reader(io.StringIO(text), delimiter=preset.delimiter), [])
         except csv.Error:  # not CSV at all (binary, NUL bytes)
             return 0.0
-        header = {h.strip() for h in first}
-        wanted = preset.sources()
-        return 0.95 * sum(s in header for s in wanted) / len(wanted)
+        return _header_score(preset, [h.strip() for h in first])
     if not text.lstrip().startswith(("{", "[")):
         return 0.0
     keys = {part.removesuffix("[]") for s in preset.sources() + [preset.records] for part in s.split(".") if part}
@@ -103,18 +153,29 @@ def _score(preset: Preset, text: str) -> float:
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
-    text, encoding = decode(path)
-    kind = "json" if text.lstrip().startswith(("{", "[")) else "csv"
-    candidates = [p for p in presets() if p.format == kind]
+    with path.open("rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    try:
+        kind, header = _layout(path, head)
+    except ValueError as err:
+        raise SourceError(path, f"cannot open it as {path.suffix} ({err})", code="file-unreadable") from None
+    text, encoding = ("", kind.lstrip(".")) if kind in BINARY else decode(path)
+    family = "csv" if kind in ("csv", *BINARY) else "json"
+    candidates = [p for p in presets(options.presets) if p.format == family]
     if not candidates:
-        raise SourceError(path, f"no {kind} preset in {PRESET_DIR.name}/", code="file-unrecognised")
-    preset = max(candidates, key=lambda p: _score(p, text[:20000]))
-    if kind == "csv":
+        raise SourceError(path, f"no {family} preset in {PRESET_DIR.name}/ or case.toml presets", code="file-unrecognised")
+    preset = max(candidates, key=lambda p: _header_score(p, header) if header else _score(p, text[:20000]))
+    if kind in BINARY:
+        raw, rejections, rows_read, found = _binary_frame(path, kind, preset)
+    elif kind == "csv":
         raw, rejections, rows_read, found = _csv_frame(path, text, preset)
+    elif kind == "jsonl":
+        raw, rejections, rows_read, found = _json_frame(*_lines(text), preset)
     else:
-        raw, rejections, rows_read, found = _json_frame(path, text, preset)
+        records, broken = _records(path, text, preset.records)
+        raw, rejections, rows_read, found = _json_frame(records, list(range(1, len(records) + 1)), broken, preset)
     missing = [s for s in preset.required_sources() if s not in found]
-    if missing and (kind == "csv" or raw.height):  # an export with no orders at all is empty, not wrong
+    if missing and (family == "csv" or raw.height):  # an export with no orders at all is empty, not wrong
         raise SourceError(path, f"preset {preset.id} ({preset.title}) needs column(s) {missing}, which the file "
                           f"does not have; found {sorted(found)}", line=1 if kind == "csv" else None,
                           code="file-missing-columns")
@@ -122,7 +183,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     raw = raw.with_columns(pl.lit(None, pl.String).alias(s) for s in absent)
     frame, bad = check_rows(raw, _parsers(preset, options.tz), required=(*REQUIRED, "outcome", "dispatch_mode"))
     frame = frame.with_columns(platform=pl.lit(preset.platform))
-    detected = {"format": f"{preset.title}", "preset": preset.id, "encoding": encoding,
+    detected = {"format": f"{preset.title}", "preset": preset.id, "encoding": encoding, "layout": kind,
                 "time basis": ("ISO 8601 with offset" if preset.time_format == "iso8601"
                                else f"local wall-clock time ({preset.time_format}) in {options.tz}")}
     if absent:
@@ -134,18 +195,20 @@ def _parsers(preset: Preset, tz: str) -> dict[str, tuple[pl.Expr, str]]:
     def when_time(src: str) -> pl.Expr:
         return iso_time(src, tz) if preset.time_format == "iso8601" else local_time(src, preset.time_format, tz)
 
-    mode, result = pl.col(preset.mode).str.strip_chars(), pl.col(preset.result).str.strip_chars()
+    mode = pl.lit(preset.fixed_mode) if preset.fixed_mode else pl.col(preset.mode).str.strip_chars()
+    result = pl.col(preset.result).str.strip_chars()
     response = result.replace_strict(preset.results, default=None, return_dtype=pl.String)
     outcome = (pl.when((response == "accepted") & mode.is_in(preset.auto_modes)).then(pl.lit("auto_assigned"))
                .otherwise(response))
     parsers = {"outcome": (outcome, preset.result),
-               "dispatch_mode": (pl.when(mode.is_in(preset.auto_modes + preset.offer_modes)).then(mode), preset.mode)}
+               "dispatch_mode": (pl.when(mode.is_in(preset.auto_modes + preset.offer_modes)).then(mode),
+                                 preset.mode or preset.result)}
     for column in preset.columns:
         src = preset.source(column)
         if column in TIMES:
             parsers[column] = (when_time(src), src)
         elif column in NUMBERS:
-            parsers[column] = (number(src), src)
+            parsers[column] = (number(src) * preset.scale.get(column, 1), src)
         else:
             parsers[column] = (pl.col(src).str.strip_chars().replace("", None), src)
     return parsers
@@ -156,11 +219,39 @@ def _csv_frame(path: Path, text: str, preset: Preset) -> tuple[pl.DataFrame, lis
     return raw, rejections, rows_read, set(raw.columns) - {"src_row"}
 
 
-def _json_frame(path: Path, text: str, preset: Preset) -> tuple[pl.DataFrame, list[Rejection], int, set[str]]:
-    records, rejections = _records(path, text, preset.records)
-    kept = [(i, r) for i, r in enumerate(records, start=1) if isinstance(r, dict)]
-    rejections += [Rejection(i, "row-malformed", f"record {i} is a {type(r).__name__}, expected an object")
-                   for i, r in enumerate(records, start=1) if not isinstance(r, dict)]
+def _binary_frame(path: Path, kind: str, preset: Preset) -> tuple[pl.DataFrame, list[Rejection], int, set[str]]:
+    """A Parquet or Excel table as all-String columns. Real date cells are written in the preset's
+    time format, so the one parse applies; ``src_row`` is the row number as Excel shows it (header
+    = 1) and the record number in a Parquet file."""
+    table = pl.read_parquet(path) if kind == ".parquet" else pl.read_excel(path, sheet_id=1)
+    stamp = "%Y-%m-%dT%H:%M:%S%.f" if preset.time_format == "iso8601" else preset.time_format
+    as_text = [pl.col(c).dt.strftime(stamp) if dtype.is_temporal() else pl.col(c).cast(pl.String)
+               for c, dtype in table.schema.items()]
+    first = 2 if kind == ".xlsx" else 1
+    raw = table.select(as_text).rename(lambda c: str(c).strip()).with_row_index("src_row", offset=first).with_columns(
+        pl.col("src_row").cast(pl.Int64))
+    return raw, [], raw.height, set(raw.columns) - {"src_row"}
+
+
+def _lines(text: str) -> tuple[list, list[int], list[Rejection]]:
+    """JSON Lines: one record a line; a line that is not JSON is rejected by its number, blank lines are skipped."""
+    records, numbers, rejections = [], [], []
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+            numbers.append(line_number)
+        except json.JSONDecodeError as err:
+            rejections.append(Rejection(line_number, "row-malformed", f"not a JSON record ({err.msg}, column {err.colno})"))
+    return records, numbers, rejections
+
+
+def _json_frame(records: list, numbers: list[int], rejections: list[Rejection], preset: Preset
+                ) -> tuple[pl.DataFrame, list[Rejection], int, set[str]]:
+    kept = [(i, r) for i, r in zip(numbers, records) if isinstance(r, dict)]
+    rejections = rejections + [Rejection(i, "row-malformed", f"record {i} is a {type(r).__name__}, expected an object")
+                               for i, r in zip(numbers, records) if not isinstance(r, dict)]
     found = set().union(*(_paths(r) for _, r in kept)) if kept else set()
     columns: dict[str, list[str | None]] = {}
     for column, spec in preset.columns.items():
@@ -171,12 +262,13 @@ def _json_frame(path: Path, text: str, preset: Preset) -> tuple[pl.DataFrame, li
             columns[source] = [_fold(_dig(r, spec["list"]), spec) for _, r in kept]
             if spec["list"] in found:
                 found.add(source)
-    for source in (preset.mode, preset.result):
+    for source in preset.outcome_sources():
         columns[source] = [_scalar(_dig(r, source)) for _, r in kept]
     raw = pl.DataFrame(columns, schema={k: pl.String for k in columns}).with_columns(
         src_row=pl.Series([i for i, _ in kept], dtype=pl.Int64))
-    # a record cut off by a truncated file is one rejection beyond the records decoded
-    return raw, rejections, len(records) + sum(r.line > len(records) for r in rejections), found
+    # a record cut off by a truncated file, or a JSON line that does not decode, is a rejection beyond the records
+    decoded = set(numbers)
+    return raw, rejections, len(records) + sum(r.line not in decoded for r in rejections), found
 
 
 def _records(path: Path, text: str, key: str) -> tuple[list, list[Rejection]]:

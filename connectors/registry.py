@@ -14,6 +14,7 @@ import polars as pl
 from auditor.case import Case, Rejected, Source, sha256
 from connectors.base import HEAD_BYTES, ReadOptions, SourceError
 from auditor import schema
+from connectors import platform_orders
 from connectors.participants_csv import resolve_messages
 
 # Registered once, here. Order breaks ties between equally confident sniffs.
@@ -27,6 +28,11 @@ CONNECTOR_MODULES = (
     "wechat_csv",
     "whatsapp_txt",
     "geojson_zones",
+    "wechat_msg_csv",
+    "wechat_txt",
+    "qq_txt",
+    "telegram_json",
+    "google_location",
 )
 MIN_CONFIDENCE = 0.5
 CASE_FILE = "case.toml"
@@ -43,6 +49,7 @@ class CaseConfig:
     tz: str = "Asia/Shanghai"
     exclude: list[str] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=dict)
+    presets: list[str] = field(default_factory=list)  # the user's own column-mapping files, relative to the case folder
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -54,18 +61,21 @@ class CaseConfig:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as err:
             raise SourceError(path, f"not valid TOML ({err}); expected timezone, exclude and [owners]") from None
-        known = {"timezone", "exclude", "owners"}
+        known = {"timezone", "exclude", "owners", "presets"}
         return cls(tz=data.get("timezone", cls.tz), exclude=list(data.get("exclude", [])),
-                   owners=dict(data.get("owners", {})), extra={k: v for k, v in data.items() if k not in known})
+                   owners=dict(data.get("owners", {})), presets=list(data.get("presets", [])),
+                   extra={k: v for k, v in data.items() if k not in known})
 
 
-def detect(path: Path) -> tuple[ModuleType | None, float]:
+def detect(path: Path, options: ReadOptions | None = None) -> tuple[ModuleType | None, float]:
     """The connector most confident that it reads ``path`` (None below MIN_CONFIDENCE)."""
     with path.open("rb") as fh:
         head = fh.read(HEAD_BYTES)
     best, confidence = None, 0.0
     for module in connectors():
-        score = module.sniff(path, head)
+        # a connector whose recognition depends on the case (the user's presets) takes the options as well
+        takes_options = module.sniff.__code__.co_argcount > 2
+        score = module.sniff(path, head, options) if takes_options else module.sniff(path, head)
         if score > confidence:
             best, confidence = module, score
     return (best, confidence) if confidence >= MIN_CONFIDENCE else (None, confidence)
@@ -81,7 +91,9 @@ def discover(paths: list[Path]) -> tuple[Path, list[Path], CaseConfig]:
     files: list[Path] = []
     for p in paths:
         files.extend(sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p])
-    kept = [f for f in files if f.name != CASE_FILE and not _excluded(f, root, config.exclude)]
+    settings = {CASE_FILE, *config.presets}  # the case's own settings files are not exports
+    kept = [f for f in files if _relative(f, root) not in settings and f.name != CASE_FILE
+            and not _excluded(f, root, config.exclude)]
     return root, kept, config
 
 
@@ -91,6 +103,8 @@ def load(paths: list[str | Path] | str | Path, tz: str | None = None, progress=N
     paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     root, files, config = discover(paths)
     tz = tz or config.tz
+    presets = tuple(root / name for name in config.presets)
+    platform_orders.presets(presets)  # a broken mapping file stops here, naming itself, not in every sniff
     parts: dict[str, list[pl.DataFrame]] = {}
     sources: list[Source] = []
     for number, path in enumerate(files, start=1):
@@ -100,7 +114,7 @@ def load(paths: list[str | Path] | str | Path, tz: str | None = None, progress=N
         sources.append(source)
         if progress:
             progress(rel)
-        _read_one(path, source, ReadOptions(tz=tz, owner=config.owners.get(rel)), parts)
+        _read_one(path, source, ReadOptions(tz=tz, owner=config.owners.get(rel), presets=presets), parts)
     tables = {name: pl.concat(frames, how="vertical").lazy() for name, frames in parts.items()}
     case = Case(tables=tables, tz=tz, sources=sources, settings={"case": config.extra})
     case.tables["messages"] = resolve_messages(case.tables["messages"], case.tables["participants"])
@@ -109,7 +123,7 @@ def load(paths: list[str | Path] | str | Path, tz: str | None = None, progress=N
 
 def _read_one(path: Path, source: Source, options: ReadOptions, parts: dict[str, list[pl.DataFrame]]) -> None:
     try:
-        module, _ = detect(path)
+        module, _ = detect(path, options)
         if module is None:
             raise SourceError(path, "no connector recognises this file; see the README's supported inputs",
                               code="file-unrecognised")

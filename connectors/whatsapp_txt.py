@@ -26,8 +26,10 @@ TABLES = ("messages",)
 MARK_CHARS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"
 MARKS = f"[{MARK_CHARS}]"
 HEADER = (r"^(?P<open>\[)?(?P<timestamp>(?P<d1>\d{1,4})[./-](?P<d2>\d{1,2})[./-](?P<d3>\d{1,4}),?\s+"
-          r"(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?:[:.](?P<second>\d{2}))?"
+          r"(?:(?P<half>上午|下午|凌晨|早上|中午|晚上)\s?)?(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?:[:.](?P<second>\d{2}))?"
           r"(?:\s?(?P<ampm>[AaPp])\.?\s?[Mm]\.?)?)(?:\]\s|\s[-–]\s)(?P<rest>.*)$")
+# Chinese locales write the half of the day before the time (下午8:00): as AM/PM
+HALVES = {"上午": "A", "凌晨": "A", "早上": "A", "中午": "P", "下午": "P", "晚上": "P"}
 SENDER = r"(?s)^(?P<name>[^:\n]{1,80}?): (?P<body>.*)$"
 # attachment notices -> (kind, whether the notice itself is the text: a file name is kept, "omitted" is not)
 MEDIA = (
@@ -72,7 +74,9 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     lines = pl.DataFrame({"line": text.split("\n")}).with_row_index("src_row", offset=1).with_columns(
         pl.col("src_row").cast(pl.Int64), pl.col("line").str.strip_suffix("\r").str.replace_all("[\u202f\u00a0]", " "))
     lines = lines.with_columns(pl.col("line").str.replace(f"^{MARKS}+", "").str.extract_groups(HEADER).alias("h")
-                               ).unnest("h").with_columns(header=pl.col("d1").is_not_null())
+                               ).unnest("h").with_columns(
+        header=pl.col("d1").is_not_null(),
+        ampm=pl.coalesce("ampm", pl.col("half").replace_strict(HALVES, default=None, return_dtype=pl.String)))
     headers = lines.filter("header")
     if headers.height == 0:
         raise SourceError(path, "no line looks like a WhatsApp message header (date, time - name: text)",

@@ -63,6 +63,22 @@ EXPECTED_CONNECTOR = {
     **{f"whatsapp/variants/{p.name}": "whatsapp-txt" for p in sorted((FIXTURES / "whatsapp/variants").glob("*.txt"))},
     "geojson/zones.geojson": "geojson-zones",
     "geojson/broken/zones.geojson": "geojson-zones",
+    "relations/relations.csv": "relations-csv",
+    "platform_orders/ridehail/trips.csv": "platform-orders",
+    "platform_orders/ridehail_jsonl/orders.jsonl": "platform-orders",
+    "wechat_msg/wxid_boss.csv": "wechat-msg-csv",
+    "wechat_msg/20001@chatroom.csv": "wechat-msg-csv",
+    "wechat_msg/broken/wxid_boss.csv": "wechat-msg-csv",
+    "wechat_txt/站点群.txt": "wechat-txt",
+    "wechat_txt/broken/站点群.txt": "wechat-txt",
+    "qq/qq_R0007.txt": "qq-txt",
+    "qq/broken/qq_R0007.txt": "qq-txt",
+    "telegram/result.json": "telegram-json",
+    "telegram/broken/result.json": "telegram-json",
+    "google_location/Records.json": "google-location",
+    "google_location/2026_APRIL.json": "google-location",
+    "google_location/Timeline.json": "google-location",
+    "google_location/broken/Records.json": "google-location",
 }
 
 
@@ -172,7 +188,7 @@ def test_presets_are_data_with_known_columns_and_outcomes():
     assert set(presets) >= {"platform_a_zh", "platform_b_en"}
     for preset in presets.values():
         assert set(preset.results.values()) <= set(schema.ORDER_OUTCOMES)
-        assert preset.auto_modes and preset.offer_modes
+        assert preset.auto_modes or preset.offer_modes  # a ride-hail export has only offers
 
 
 # ---------------------------------------------------------------- activity
