@@ -61,7 +61,8 @@ def _print_summary(result: Findings, case: Case) -> None:
     if days is None or days.is_empty():
         console.print("No working time found in these inputs.")
         return
-    limit = result.findings["threshold"].max() if result.findings.height else 8.0
+    daily = result.findings.filter(pl.col("indicator") == "daily-hours-over-limit")
+    limit = daily["threshold"].max() if daily.height else 8.0
     per_worker = (days.group_by("worker_id").agg(
         days=pl.len(), hours=pl.col("hours").sum(), longest=pl.col("hours").max(),
         over=(pl.col("hours") > limit).sum())
@@ -75,6 +76,35 @@ def _print_summary(result: Findings, case: Case) -> None:
         table.add_row(w, str(n), f"{hours:.1f}", f"{longest:.2f}", str(over), str(findings),
                       style="bold" if over else None)
     console.print(table)
+    _print_overtime(result)
+
+
+def _print_overtime(result: Findings) -> None:
+    """Overtime owed by premium band and off-hours chat work, per worker with either."""
+    owed = result.measures.get("overtime")
+    if owed is None or owed.is_empty():
+        return
+    off = result.measures.get("offhours_summary")
+    off = (off.select("worker_id", off_hours="hours", conservative="conservative", pattern="pattern_en")
+           if off is not None and off.height else
+           pl.DataFrame(schema={"worker_id": pl.String, "off_hours": pl.Float64, "conservative": pl.Float64,
+                                "pattern": pl.String}))
+    rows = (owed.join(off, on="worker_id", how="left").filter((pl.col("pay_owed") > 0) | pl.col("off_hours").is_not_null())
+            .sort("pay_owed", descending=True))
+    table = Table(title="Overtime owed (assuming none paid) and off-hours chat work (隐形加班)", title_justify="left")
+    for col in ("worker", "h 150 %", "h 200 %", "h 300 %", "wage / month", "owed (CNY)", "off-hours h",
+                "conservative h", "pattern"):
+        table.add_column(col, justify="left" if col in ("worker", "pattern") else "right")
+    for r in rows.iter_rows(named=True):
+        assumed = "*" if r["wage_basis"].startswith("assumption") else ""
+        off_hours = "" if r["off_hours"] is None else f"{r['off_hours']:.2f}"
+        conservative = "" if r["conservative"] is None else f"{r['conservative']:.2f}"
+        table.add_row(r["worker_id"], f"{r['hours_150']:.1f}", f"{r['hours_200']:.1f}", f"{r['hours_300']:.1f}",
+                      f"{r['monthly_wage']:.0f}{assumed}", f"{r['pay_owed']:.2f}", off_hours, conservative,
+                      r["pattern"] or "")
+    console.print(table)
+    console.print("* wage assumed at the local minimum wage (auditor/law/minimum_wage.toml); set the real wage to "
+                  "replace it.")
 
 
 @app.command()
@@ -142,6 +172,54 @@ def audit(
     _print_summary(result, case)
     write_audit(result, case, out, {**settings.to_dict(), "inputs": [str(p) for p in paths]})
     console.print(f"{result.findings.height} findings with {result.evidence.height} evidence rows written to {out}/")
+
+
+def _analyse(paths: list[Path], settings: Settings) -> tuple[Case, Findings]:
+    try:
+        case = _read_case(paths)
+        return case, analyzers.run_all(case, settings)
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+
+
+@app.command()
+def report(
+    paths: Annotated[list[Path], typer.Argument(help="A saved case folder, or export files/folders.")],
+    worker: Annotated[list[str], typer.Option(help="Worker id; repeat for a selection.")],
+    out: Annotated[Path, typer.Option(help="Folder for the dossier.")] = Path("dossier"),
+    lang: Annotated[str, typer.Option(help="Language of the HTML report: zh or en.")] = "zh",
+    jurisdiction: Annotated[str, typer.Option(help="Law parameter set in auditor/law/.")] = "cn_standard",
+) -> None:
+    """Write the evidence dossier of one or more workers: HTML report, findings and evidence (CSV, Parquet), manifest."""
+    from auditor.report import write_dossier
+
+    if lang not in ("zh", "en"):
+        _fail(f"--lang {lang!r}: expected zh or en")
+    settings = Settings(jurisdiction=jurisdiction)
+    case, result = _analyse(paths, settings)
+    known = set(result.findings["worker_id"]) | {w for t in ("orders", "activity", "messages")
+                                                 for w in case.table(t).select("worker_id").collect()["worker_id"]}
+    if unknown := [w for w in worker if w not in known]:
+        _fail(f"worker(s) {unknown} appear nowhere in these inputs")
+    files = write_dossier(result, case, worker, out, {**settings.to_dict(), "inputs": [str(p) for p in paths]}, lang)
+    console.print(f"dossier written to {out}/: " + ", ".join(p.name for p in files))
+
+
+@app.command("research-export")
+def research_export(
+    paths: Annotated[list[Path], typer.Argument(help="A saved case folder, or export files/folders.")],
+    salt: Annotated[str, typer.Option(envvar="AUDITOR_SALT", help="Secret salt for the pseudonyms (or AUDITOR_SALT); never written out.")],
+    out: Annotated[Path, typer.Option(help="Folder for the export.")] = Path("research"),
+    include_text: Annotated[bool, typer.Option(help="Keep message text (removed by default).")] = False,
+    jurisdiction: Annotated[str, typer.Option(help="Law parameter set in auditor/law/.")] = "cn_standard",
+) -> None:
+    """Write a pseudonymised per-rider indicator table (and classified messages) for researchers."""
+    from auditor.research import Pseudonymisation, write_research
+
+    settings = Settings(jurisdiction=jurisdiction)
+    case, result = _analyse(paths, settings)
+    files = write_research(result, case, out, Pseudonymisation(salt, include_text=include_text), settings.to_dict())
+    console.print(f"research export written to {out}/: " + ", ".join(p.name for p in files))
 
 
 if __name__ == "__main__":

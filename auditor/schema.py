@@ -86,6 +86,19 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
         "evidence": pl.String,
         **PROVENANCE,
     },
+    # dispatch counts per time window, where an export gives counts rather than single dispatches
+    "offers": {
+        "worker_id": pl.String,
+        "platform": pl.String,
+        "window_start": UTC,
+        "window_end": UTC,
+        "offered": pl.Int64,
+        "accepted": pl.Int64,
+        "rejected": pl.Int64,
+        "expired": pl.Int64,
+        "minutes_online": pl.Float64,
+        **PROVENANCE,
+    },
     "participants": {
         "participant_id": pl.String,
         "display_name": pl.String,
@@ -104,6 +117,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "zones": ("zone_id", "geometry"),
     "relations": ("from_party", "to_party", "relation"),
     "participants": ("participant_id", "role"),
+    "offers": ("worker_id", "window_start", "offered", "accepted"),
 }
 
 ENUMS: dict[tuple[str, str], tuple[str, ...]] = {

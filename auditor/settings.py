@@ -20,6 +20,13 @@ class Settings:
     city: str = "shanghai"  # whose minimum wage is the default (auditor/law/minimum_wage.toml)
     excluded_platforms: tuple[str, ...] = ()  # time on these platforms is another job, not this one's
     roles: dict[str, str] = field(default_factory=dict, hash=False)  # participant -> role overrides
+    # control indicators (issue 7): None = the realistic delivery time is the median actual time for
+    # the distance (算法取中); a speed in km/h replaces it with distance ÷ speed
+    deadline_speed_kmh: float | None = None
+    inspection_seed: int = 20260427  # 双随机 random sample of riders: recorded on the sample
+    # working time (issue 6): a monthly wage per worker where the user knows it (a contract, a
+    # payslip); it takes precedence over monthly_wage, and both over the minimum-wage assumption
+    worker_wages: dict[str, float] = field(default_factory=dict, hash=False)
 
     @cached_property
     def law(self) -> dict:

@@ -15,7 +15,8 @@ def test_audit_of_a_saved_case_writes_findings_evidence_and_manifest(small_case,
     assert "R1" in result.output and "days over 8 h" in result.output
     report = tmp_path / "report"
     findings = pl.read_parquet(report / "findings.parquet")
-    assert findings.height == 2
+    assert findings.filter(pl.col("indicator") == "daily-hours-over-limit").height == 2
+    assert {"overtime-pay-owed", "working-time-total"} <= set(findings["indicator"])
     evidence = pl.read_csv(report / "evidence.csv")
     assert set(evidence["file"]) <= {"activity.csv", "orders.csv"}
     manifest = json.loads((report / "manifest.json").read_text(encoding="utf-8"))

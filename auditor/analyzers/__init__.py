@@ -5,12 +5,12 @@ canonical columns it needs. Register it once, here."""
 
 from __future__ import annotations
 
-from auditor.analyzers import daily_hours, messages
+from auditor.analyzers import control, daily_hours, messages, offhours, overtime, platform_time, sessions, worktime
 from auditor.case import Case
 from auditor.findings import Findings
 from auditor.settings import Settings
 
-ANALYZERS = (daily_hours, messages)
+ANALYZERS = (daily_hours, messages, control, platform_time, sessions, worktime, offhours, overtime)
 
 
 def run_all(case: Case, settings: Settings | None = None, progress=None) -> Findings:

@@ -1,0 +1,326 @@
+"""Streamlit app: load exports, check the ingest report, see findings and their evidence, export a
+dossier. A thin shell: every computation is in ``auditor/`` and cached per case and settings.
+
+Run: ``streamlit run app.py`` (opens on the bundled sample city)."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from datetime import time
+from pathlib import Path
+
+import polars as pl
+import streamlit as st
+
+import connectors
+from auditor import analyzers, charts, law, report, research, uploads, views
+from auditor.case import Case
+from auditor.evidence import resolve
+from auditor.findings import FAMILIES, Findings
+from auditor.i18n import LANGUAGES, t
+from auditor.settings import Settings
+
+SAMPLE = Path(__file__).parent / "sample_logs"
+MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()<>#+\-.!|~$:]")
+UPLOAD_TYPES = ["csv", "json", "txt", "gpx", "geojson", "toml", "zip"]
+
+st.set_page_config(page_title="Platform-work auditor", page_icon="⚖️", layout="wide")
+lang = st.sidebar.radio("语言 · Language", LANGUAGES, key="lang", horizontal=True,
+                        format_func=lambda code: {"zh": "中文", "en": "English"}[code])
+
+
+def T(key: str, **values) -> str:
+    """A UI string; values from the inputs (names, paths, ids) are escaped because Streamlit reads
+    most labels as Markdown, where ``![x](http://…)`` would fetch from the network."""
+    return t(key, lang, **{k: md(str(v)) for k, v in values.items()})
+
+
+def md(text: str) -> str:
+    return MARKDOWN_SPECIAL.sub(r"\\\g<0>", text)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def load_case(folder: str, fingerprint: str) -> Case:
+    return Case.load(folder) if Case.is_saved(folder) else connectors.load([Path(folder)])
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def analyse(case_key: str, settings_key: str, _case: Case, _settings: Settings) -> Findings:
+    return analyzers.run_all(_case, _settings)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def rider_views(case_key: str, settings_key: str, worker: str, _case: Case, _result: Findings) -> dict:
+    messages = views.worker_messages(_case, _result, worker)
+    return {"timeline": views.timeline(_case, _result, worker), "messages": messages,
+            "heatmap": views.offhours_heatmap(messages), "points": views.map_points(_case, worker)}
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def case_views(case_key: str, settings_key: str, _case: Case, _result: Findings) -> dict:
+    ranking = views.risk_ranking(_result.findings, views.workers(_case, _result))
+    nodes, edges = views.network(_case, _result)
+    return {"ranking": ranking, "stations": views.station_aggregates(ranking, _case), "nodes": nodes,
+            "edges": edges, "zones": views.zone_polygons(_case)}
+
+
+def choose_folder() -> Path | None:
+    """The sidebar's input choice: the bundled sample, a folder on this machine, or uploads."""
+    kind = st.sidebar.radio(T("input"), ["sample", "folder", "upload"], key="input_kind",
+                            format_func=lambda k: T("input_" + k))
+    if kind == "sample":
+        return SAMPLE
+    if kind == "folder":
+        text = st.sidebar.text_input(T("folder_path"), key="folder_path")
+        folder = Path(text).expanduser() if text else None
+        if folder is not None and not folder.is_dir():
+            st.sidebar.error(T("folder_missing", path=text))
+            return None
+        return folder
+    files = st.sidebar.file_uploader(T("upload_help", mb=uploads.MAX_UPLOAD_MB), type=UPLOAD_TYPES,
+                                     accept_multiple_files=True, key="uploads")
+    if not files:
+        return None
+    if "upload_dir" not in st.session_state:
+        st.session_state.upload_dir = tempfile.mkdtemp(prefix="auditor-upload-")
+    folder = Path(st.session_state.upload_dir)
+    try:
+        skipped = uploads.unpack([(f.name, f.getvalue()) for f in files], folder)
+    except (uploads.UploadError, OSError, ValueError) as err:
+        st.sidebar.error(md(str(err)))
+        return None
+    if skipped:
+        st.sidebar.warning(T("upload_skipped", names=", ".join(skipped)))
+    return folder
+
+
+def choose_settings(case: Case) -> Settings:
+    """Settings that change results, in the sidebar; they are recorded with every export."""
+    box = st.sidebar.expander(T("settings"), expanded=False)
+    jurisdictions = [p.stem for p in law.HERE.glob("*.toml") if "daily_hours" in law.load(p.stem)]
+    jurisdiction = box.selectbox(T("jurisdiction"), sorted(jurisdictions), key="jurisdiction",
+                                 index=sorted(jurisdictions).index("cn_standard"))
+    systems = [k for k, v in law.load(jurisdiction).get("hours_systems", {}).items() if isinstance(v, dict)]
+    hours_system = box.selectbox(T("hours_system"), systems or ["standard"], key="hours_system")
+    start = box.time_input(T("window_start"), time(9, 0), key="window_start")
+    end = box.time_input(T("window_end"), time(18, 0), key="window_end")
+    use_roster = box.checkbox(T("use_roster"), True, key="use_roster")
+    chat_gap = box.number_input(T("chat_gap"), 1.0, 600.0, 60.0, step=5.0, key="chat_gap")
+    device_gap = box.number_input(T("device_gap"), 1.0, 240.0, 15.0, step=1.0, key="device_gap")
+    wage = box.number_input(T("monthly_wage"), 0.0, 1e6, 0.0, step=100.0, key="monthly_wage")
+    participants = case.table("participants").select("participant_id", "display_name", "role").collect()
+    roles: dict[str, str] = {}
+    if participants.height:
+        box.caption(T("roles_help"))
+        edited = box.data_editor(participants.to_pandas(), key="roles", disabled=["participant_id", "display_name"],
+                                 column_config={"role": st.column_config.SelectboxColumn(
+                                     options=["worker", "supervisor", "colleague", "customer", "system", "unknown"])})
+        changed = pl.from_pandas(edited).join(participants, on=["participant_id", "role"], how="anti")
+        roles = dict(changed.select("participant_id", "role").iter_rows())
+    return Settings(jurisdiction=jurisdiction, hours_system=hours_system,
+                    working_window=(start.strftime("%H:%M"), end.strftime("%H:%M")), use_roster=use_roster,
+                    chat_gap_minutes=chat_gap, device_gap_minutes=device_gap, monthly_wage=wage or None, roles=roles)
+
+
+def ingest_tab(case: Case) -> None:
+    st.subheader(T("ingest_title"))
+    st.caption(T("ingest_help"))
+    rows = [{T("file"): s.path, T("format"): s.connector or "—", T("rows_read"): s.rows_read,
+             T("rows_kept"): s.rows_kept, T("rows_rejected"): s.rows_rejected, T("problem"): s.error or "",
+             T("detected"): ", ".join(f"{k}={v}" for k, v in s.detected.items())}
+            for s in case.sources]
+    st.dataframe(pl.DataFrame(rows), hide_index=True, width="stretch")
+    rejected = [{T("file"): s.path, T("line"): r.line, T("code"): r.code, T("reason"): r.reason}
+                for s in case.sources for r in s.rejected]
+    st.markdown(f"**{T('rejected_rows', n=len(rejected))}**")
+    if rejected:
+        st.dataframe(pl.DataFrame(rejected), hide_index=True, width="stretch")
+
+
+def overview_tab(case: Case, result: Findings, cv: dict) -> None:
+    ranking = cv["ranking"]
+    st.subheader(T("ranking_title"))
+    st.caption(T("ranking_help"))
+    left, right = st.columns([3, 2])
+    left.dataframe(ranking.rename({f: T("family_" + f) for f in FAMILIES} | {"risk": T("risk"), "worker_id": T("rider"),
+                                                                              "findings": T("findings")}),
+                   hide_index=True, width="stretch", height=420)
+    right.altair_chart(charts.family_chart(ranking, lang), width="stretch")
+    st.subheader(T("stations_title"))
+    st.dataframe(cv["stations"].rename({"station_id": T("station"), "riders": T("riders"), "mean_risk": T("mean_risk"),
+                                        "max_risk": T("max_risk"), "findings": T("findings")}),
+                 hide_index=True, width="stretch")
+    if "scorecard" in result.measures:
+        st.subheader(T("scorecard_title"))
+        st.dataframe(result.measures["scorecard"], hide_index=True, width="stretch")
+    case_level = {name: frame for name, frame in result.measures.items() if "worker_id" not in frame.columns}
+    with st.expander(T("case_measures", n=len(case_level))):
+        for name, frame in sorted(case_level.items()):
+            st.markdown(f"**{md(name)}**")
+            st.dataframe(frame, hide_index=True, width="stretch")
+    st.subheader(T("network_title"))
+    if cv["nodes"].height:
+        st.caption(T("network_help"))
+        st.altair_chart(charts.network_chart(cv["nodes"], cv["edges"], lang), width="stretch")
+    else:
+        st.info(T("missing_relations"))
+    st.subheader(T("sample_title"))
+    n_col, seed_col = st.columns(2)
+    n = n_col.number_input(T("sample_size"), 1, max(1, ranking.height), min(5, max(1, ranking.height)), key="sample_n")
+    seed = seed_col.number_input(T("sample_seed"), 0, 2**31 - 1, 20260427, key="sample_seed")
+    if st.button(T("sample_button"), key="sample_button"):
+        picked = views.random_sample(ranking["worker_id"].to_list(), int(n), int(seed))
+        st.success(T("sample_result", seed=int(seed), workers=", ".join(picked)))
+
+
+def show_finding(result: Findings, case: Case, finding_id: str) -> None:
+    row = result.findings.filter(pl.col("finding_id") == finding_id).row(0, named=True)
+    cols = st.columns([1, 1, 1, 2])  # the family name is the longest value
+    cols[0].metric(T("value"), f"{row['value']:.2f} {row['unit'] or ''}")
+    cols[1].metric(T("threshold"), "—" if row["threshold"] is None else f"{row['threshold']:g}")
+    cols[2].metric(T("score"), f"{row['score']:.2f}")
+    cols[3].metric(T("family"), T("family_" + row["family"]))
+    st.text(row["explanation_" + lang])  # st.text: chat-derived text is never read as Markdown or HTML
+    st.caption(T("legal_sources") + ": " + "; ".join(row["sources"] or []))
+    evidence = resolve(result.evidence.filter(pl.col("finding_id") == finding_id), case)
+    st.markdown(f"**{T('evidence_rows', n=evidence.height)}**")
+    st.dataframe(evidence.select("file", "src_row", "time", "record", "table").rename(
+        {"file": T("file"), "src_row": T("line"), "time": T("local_time"), "record": T("record"),
+         "table": T("table")}), hide_index=True, width="stretch")
+
+
+def rider_tab(case: Case, result: Findings, cv: dict, keys: tuple[str, str]) -> str | None:
+    ranking = cv["ranking"]
+    if ranking.is_empty():
+        st.info(T("no_workers"))
+        return None
+    worker = st.selectbox(T("rider"), ranking["worker_id"].to_list(), key="rider")
+    rv = rider_views(*keys, worker, case, result)
+    mine = result.findings.filter(pl.col("worker_id") == worker).sort("score", "period", descending=[True, False])
+    st.subheader(T("rider_title", worker=worker))
+    rank_row = ranking.filter(pl.col("worker_id") == worker).row(0, named=True)
+    cols = [*st.columns(3), *st.columns(3)]  # two rows: the family names are long
+    cols[0].metric(T("risk"), f"{rank_row['risk']:.2f}")
+    for col, family in zip(cols[1:], FAMILIES):
+        col.metric(T("family_" + family), f"{rank_row[family]:.2f}")
+    if rv["timeline"].height:
+        st.altair_chart(charts.timeline_chart(rv["timeline"], rv["messages"], lang), width="stretch")
+    else:
+        st.info(T("missing_timeline"))
+    heat, place = st.columns(2)
+    with heat:
+        if rv["messages"].is_empty():
+            st.info(T("missing_chats"))
+        elif rv["heatmap"].is_empty():
+            st.info(T("no_offhours_messages"))
+        else:
+            st.altair_chart(charts.heatmap_chart(rv["heatmap"], lang), width="stretch")
+    with place:
+        st.markdown(f"**{T('map_title')}**")
+        if rv["points"].is_empty() and cv["zones"].is_empty():
+            st.info(T("missing_gps"))
+        else:
+            if rv["points"].is_empty():
+                st.caption(T("missing_gps"))
+            st.pydeck_chart(charts.map_deck(rv["points"], cv["zones"]), height=300)
+    st.markdown(f"### {T('findings_title', n=mine.height)}")
+    if mine.is_empty():
+        st.info(T("no_findings"))
+    else:
+        st.dataframe(mine.select("indicator", "period", "value", "unit", "threshold", "score"),
+                     hide_index=True, width="stretch", height=240)
+        # numbered labels as the options themselves: unique, and readable in tests and in the widget
+        ids = {f"{n}. {ind} · {period} · {score:.2f}": fid for n, (fid, ind, period, score)
+               in enumerate(mine.select("finding_id", "indicator", "period", "score").iter_rows(), start=1)}
+        chosen = st.selectbox(T("finding"), list(ids), key=f"finding_{worker}")
+        show_finding(result, case, ids[chosen])
+    overtime_section(result, worker)
+    per_worker = {name: views.for_worker(frame, worker) for name, frame in result.measures.items()
+                  if "worker_id" in frame.columns and name != "messages"}
+    with st.expander(T("worker_measures", n=len(per_worker))):
+        for name, frame in sorted(per_worker.items()):
+            st.markdown(f"**{md(name)}** ({frame.height})")
+            st.dataframe(frame, hide_index=True, width="stretch")
+    with st.expander(T("messages_title", n=rv["messages"].height)):
+        if rv["messages"].height:
+            st.dataframe(rv["messages"].drop("ts", "src").rename({"src_row": T("line")}), hide_index=True,
+                         width="stretch")
+        else:
+            st.info(T("missing_chats"))
+    return worker
+
+
+def overtime_section(result: Findings, worker: str) -> None:
+    st.markdown(f"### {T('overtime_title')}")
+    frame = result.measures.get("overtime")
+    if frame is None:
+        st.info(T("not_available", what=T("overtime_title")))
+        return
+    st.dataframe(views.for_worker(frame, worker), hide_index=True, width="stretch")
+
+
+def export_tab(case: Case, result: Findings, settings: Settings, worker: str | None, all_workers: list[str]) -> None:
+    st.subheader(T("export_title"))
+    st.caption(T("export_help"))
+    chosen = st.multiselect(T("export_workers"), all_workers, default=[worker] if worker else [],
+                            key=f"export_workers_{worker}")  # a new rider picked: start from that rider
+    dossier_lang = st.radio(T("dossier_language"), LANGUAGES, index=LANGUAGES.index(lang), horizontal=True,
+                            key="dossier_lang", format_func=lambda c: {"zh": "中文", "en": "English"}[c])
+    recorded = {**settings.to_dict(), "inputs": [s.path for s in case.sources]}
+    if st.button(T("build_dossier"), key="build_dossier", disabled=not chosen):
+        out = Path(tempfile.mkdtemp(prefix="auditor-dossier-"))
+        files = report.write_dossier(result, case, chosen, out, recorded, lang=dossier_lang)
+        st.session_state.dossier = (report.safe_name("_".join(chosen)) + ".zip", report.zip_folder(files),
+                                    [p.name for p in files])
+    if "dossier" in st.session_state:
+        name, data, names = st.session_state.dossier
+        st.success(T("dossier_ready", files=", ".join(names)))
+        st.download_button(T("download"), data, file_name=f"dossier_{name}", mime="application/zip",
+                           key="download_dossier")
+    st.subheader(T("research_title"))
+    st.caption(T("research_help"))
+    salt = st.text_input(T("salt"), type="password", key="salt")
+    include_text = st.checkbox(T("include_text"), False, key="include_text")
+    if st.button(T("build_research"), key="build_research", disabled=not salt):
+        out = Path(tempfile.mkdtemp(prefix="auditor-research-"))
+        files = research.write_research(result, case, out, research.Pseudonymisation(salt, include_text=include_text),
+                                        recorded)
+        st.download_button(T("download"), report.zip_folder(files), file_name="research_export.zip",
+                           mime="application/zip", key="download_research")
+
+
+def main() -> None:
+    st.title(T("app_title"))
+    st.caption(T("app_subtitle"))
+    folder = choose_folder()
+    if folder is None:
+        st.info(T("choose_input"))
+        return
+    case_key = uploads.fingerprint(folder)
+    with st.spinner(T("reading")):
+        try:
+            case = load_case(str(folder.resolve()), case_key)
+        except (FileNotFoundError, ValueError) as err:
+            st.error(md(str(err)))
+            return
+    settings = choose_settings(case)
+    settings_key = json.dumps(settings.to_dict(), sort_keys=True, default=str)
+    with st.spinner(T("analysing")):
+        result = analyse(case_key, settings_key, case, settings)
+    cv = case_views(case_key, settings_key, case, result)
+    st.sidebar.caption(T("case_summary", files=len(case.sources), findings=result.findings.height,
+                         evidence=result.evidence.height, tz=case.tz))
+    ingest, overview, rider, export = st.tabs([T("tab_ingest"), T("tab_overview"), T("tab_rider"), T("tab_export")])
+    with ingest:
+        ingest_tab(case)
+    with overview:
+        overview_tab(case, result, cv)
+    with rider:
+        worker = rider_tab(case, result, cv, (case_key, settings_key))
+    with export:
+        export_tab(case, result, settings, worker, cv["ranking"]["worker_id"].sort().to_list())
+
+
+main()

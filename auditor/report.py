@@ -1,0 +1,173 @@
+"""The evidence dossier for one worker or a selection: a self-contained, printable HTML report,
+CSV and Parquet of the findings and their resolved evidence, and ``manifest.json`` with the
+sha256 of every input file, the settings, the tool version and the time of the run (全程留痕).
+
+Everything that came from the inputs (chat text, names, file names) is untrusted: the HTML escapes
+every value, the CSV neutralises spreadsheet formulas, and no input value decides where a file is
+written outside the output folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import re
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+
+from auditor import __version__
+from auditor.case import Case
+from auditor.evidence import resolve
+from auditor.export import write_table
+from auditor.findings import FAMILIES, Findings
+from auditor.i18n import t
+from auditor.views import for_worker, risk_ranking
+
+MAX_MEASURE_ROWS = 200  # a per-worker measure longer than this stays in the CSV, not the HTML page
+SKIPPED_MEASURES = ("messages",)  # every message is already in the evidence where it matters
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Microsoft YaHei",sans-serif;
+ margin:2em;color:#111;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:2px solid #333;margin-top:2em}
+h3{margin:1.4em 0 .3em}table{border-collapse:collapse;width:100%;margin:.5em 0 1em;font-size:.86em}
+th,td{border:1px solid #bbb;padding:3px 6px;text-align:left;vertical-align:top;word-break:break-word}
+th{background:#eee}.num{text-align:right;white-space:nowrap}.muted{color:#555}
+.finding{border-left:4px solid #b33;padding-left:.8em;margin:1.2em 0;page-break-inside:avoid}
+.score{font-weight:bold}.explain{margin:.3em 0}code{font-size:.9em}
+@media print{body{margin:1cm}h2{page-break-before:always}h2:first-of-type{page-break-before:avoid}}
+"""
+
+
+def safe_name(text: str, fallback: str = "selection") -> str:
+    """A file-name part made only of ASCII letters, digits, ``_``, ``-`` and ``.``, never starting
+    with a dot: no separators, so no value can climb out of the output folder."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).lstrip("._")[:80]
+    return name or fallback
+
+
+def inside(out: Path, name: str) -> Path:
+    """``out / name`` after checking that it resolves to a direct child of ``out``."""
+    path = (out / name).resolve()
+    if path.parent != out.resolve():
+        raise ValueError(f"output name {name!r} would be written outside {out}")
+    return path
+
+
+def _esc(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    if isinstance(value, list):
+        value = "; ".join(map(str, value))
+    return html.escape(str(value), quote=True)
+
+
+def _table(frame: pl.DataFrame, headers: list[str] | None = None) -> str:
+    if frame.is_empty():
+        return ""
+    numeric = [dt.is_numeric() for dt in frame.dtypes]
+    head = "".join(f"<th>{_esc(h)}</th>" for h in headers or frame.columns)
+    body = "".join("<tr>" + "".join(f'<td class="num">{_esc(v)}</td>' if num else f"<td>{_esc(v)}</td>"
+                                    for v, num in zip(row, numeric)) + "</tr>" for row in frame.iter_rows())
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _finding(row: dict, evidence: pl.DataFrame, lang: str) -> str:
+    own = evidence.filter(pl.col("finding_id") == row["finding_id"]).select("file", "src_row", "time", "record")
+    other = "en" if lang == "zh" else "zh"
+    value = f"{_esc(row['value'])} {_esc(row['unit'])}"
+    return (f'<div class="finding"><h3>{_esc(row["indicator"])} · {_esc(row["period"])}</h3>'
+            f'<p>{t("value", lang)}: <b>{value}</b> · {t("threshold", lang)}: {_esc(row["threshold"])} · '
+            f'{t("score", lang)}: <span class="score">{_esc(row["score"])}</span> · '
+            f'{t("family", lang)}: {_esc(t("family_" + row["family"], lang))}</p>'
+            f'<p class="explain">{_esc(row["explanation_" + lang])}</p>'
+            f'<p class="explain muted">{_esc(row["explanation_" + other])}</p>'
+            f'<p class="muted">{t("legal_sources", lang)}: {_esc(row["sources"])}<br>'
+            f'{t("parameters", lang)}: <code>{_esc(row["parameters"])}</code></p>'
+            f'<p>{t("evidence_rows", lang, n=own.height)}</p>'
+            + _table(own, [t("file", lang), t("line", lang), t("local_time", lang), t("record", lang)]) + "</div>")
+
+
+def _worker_section(worker: str, result: Findings, evidence: pl.DataFrame, lang: str) -> str:
+    findings = result.findings.filter(pl.col("worker_id") == worker).sort("score", "period", descending=[True, False])
+    parts = [f"<h2>{t('worker', lang)} {_esc(worker)}</h2>"]
+    ranking = risk_ranking(findings, [worker]).select("risk", *FAMILIES, "findings")
+    parts.append(_table(ranking, [t("risk", lang), *(t("family_" + f, lang) for f in FAMILIES), t("findings", lang)]))
+    if findings.is_empty():
+        parts.append(f"<p>{t('no_findings', lang)}</p>")
+    parts.extend(_finding(row, evidence, lang) for row in findings.iter_rows(named=True))
+    for name, frame in sorted(result.measures.items()):
+        rows = for_worker(frame, worker)
+        if name in SKIPPED_MEASURES or "worker_id" not in frame.columns or not 0 < rows.height <= MAX_MEASURE_ROWS:
+            continue
+        shown = rows.select(c for c, dt in rows.schema.items() if not isinstance(dt, (pl.List, pl.Struct, pl.Binary)))
+        parts.append(f"<h3>{t('measure', lang)}: {_esc(name)}</h3>" + _table(shown))
+    return "".join(parts)
+
+
+def render_html(result: Findings, case: Case, evidence: pl.DataFrame, workers: list[str], settings: dict,
+                run_at: str, lang: str = "zh") -> str:
+    """The dossier as one HTML page: inline CSS, no scripts, no external fonts or images."""
+    sources = pl.DataFrame([{"src": s.src, "file": s.path, "connector": s.connector, "read": s.rows_read,
+                             "kept": s.rows_kept, "rejected": s.rows_rejected, "sha256": s.sha256,
+                             "problem": s.error} for s in case.sources],
+                           schema={"src": pl.String, "file": pl.String, "connector": pl.String, "read": pl.Int64,
+                                   "kept": pl.Int64, "rejected": pl.Int64, "sha256": pl.String, "problem": pl.String})
+    meta = pl.DataFrame({"k": [t("workers", lang), t("timezone", lang), t("tool_version", lang), t("run_at", lang)],
+                         "v": [", ".join(workers), case.tz, __version__, run_at]})
+    body = [f"<h1>{t('dossier_title', lang)}</h1><p class='muted'>{t('dossier_intro', lang)}</p>",
+            _table(meta, [t("item", lang), t("value", lang)])]
+    body.extend(_worker_section(w, result, evidence, lang) for w in workers)
+    body.append(f"<h2>{t('inputs', lang)}</h2>" + _table(sources))
+    body.append(f"<h2>{t('settings', lang)}</h2><pre>{_esc(json.dumps(settings, ensure_ascii=False, indent=2))}</pre>")
+    title = _esc(f"{t('dossier_title', lang)} — {', '.join(workers)}")
+    return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">'
+            f"<title>{title}</title><style>{CSS}</style></head><body>{''.join(body)}</body></html>")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_dossier(result: Findings, case: Case, workers: list[str], out: str | Path, settings: dict,
+                  lang: str = "zh") -> list[Path]:
+    """Write the dossier of ``workers`` into ``out``; returns the files written (manifest last)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    run_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    findings = result.findings.filter(pl.col("worker_id").is_in(workers))
+    selected = Findings(findings, result.evidence.join(findings.select("finding_id"), on="finding_id", how="semi"),
+                        result.measures)
+    evidence = resolve(selected.evidence, case)
+    write_table(findings, out, "findings")
+    write_table(evidence, out, "evidence")
+    page = inside(out, f"dossier_{safe_name(workers[0]) if len(workers) == 1 else 'selection'}.html")
+    page.write_text(render_html(selected, case, evidence, workers, settings, run_at, lang), encoding="utf-8")
+    written = [page, *(out / f"{n}.{ext}" for n in ("findings", "evidence") for ext in ("csv", "parquet"))]
+    manifest = {
+        "tool": "platform-work-auditor", "version": __version__, "run_at": run_at, "workers": workers,
+        "language": lang, "settings": settings,
+        "inputs": [{"src": s.src, "path": s.path, "size": s.size, "sha256": s.sha256, "connector": s.connector,
+                    "rows_read": s.rows_read, "rows_kept": s.rows_kept, "rows_rejected": s.rows_rejected}
+                   for s in case.sources],
+        "outputs": {p.name: _sha256(p) for p in written},
+    }
+    path = out / "manifest.json"
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    return [*written, path]
+
+
+def zip_folder(files: list[Path]) -> bytes:
+    """The written dossier files as one zip (flat, by file name), for a download button."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            archive.write(path, arcname=path.name)
+    return buffer.getvalue()

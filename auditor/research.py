@@ -1,0 +1,94 @@
+"""Pseudonymised export for researchers: one row per rider with their indicator figures, and
+optionally their classified messages — people replaced by stable salted hashes, locations
+coarsened to a grid, message text removed unless asked for. The pseudonymisation settings go
+into the export's manifest (the salt itself never does: whoever holds it can re-identify).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+
+from auditor import __version__
+from auditor.case import Case
+from auditor.export import write_table
+from auditor.findings import Findings
+from auditor.views import risk_ranking, stations, workers
+
+PSEUDONYM_HEX = 16
+
+
+@dataclass(frozen=True)
+class Pseudonymisation:
+    salt: str
+    grid_degrees: float = 0.01  # about 1 km: a neighbourhood, not a home address
+    include_text: bool = False
+
+    def manifest(self) -> dict:
+        recorded = {k: v for k, v in asdict(self).items() if k != "salt"}
+        return {**recorded, "method": f"HMAC-SHA256(salt, id), first {PSEUDONYM_HEX} hex digits",
+                "salt_fingerprint": hashlib.sha256(self.salt.encode()).hexdigest()[:8]}
+
+
+def pseudonymise(column: pl.Series, salt: str) -> pl.Series:
+    """Each distinct id → its salted hash; the same id and salt give the same pseudonym in every
+    export, so a researcher can link exports without learning who anyone is."""
+    key = salt.encode()
+    mapping = {v: hmac.new(key, v.encode(), hashlib.sha256).hexdigest()[:PSEUDONYM_HEX]
+               for v in column.drop_nulls().unique().to_list()}
+    return column.replace_strict(mapping, default=None, return_dtype=pl.String)
+
+
+def _pseudonymised(frame: pl.DataFrame, columns: list[str], salt: str) -> pl.DataFrame:
+    return frame.with_columns(pseudonymise(frame[c], salt).alias(c) for c in columns if c in frame.columns)
+
+
+def rider_table(result: Findings, case: Case, options: Pseudonymisation) -> pl.DataFrame:
+    """Per rider: risk and family scores, per indicator the number of findings and mean score,
+    the station, and the median located position snapped to the grid."""
+    ranking = risk_ranking(result.findings, workers(case, result))
+    per_indicator = result.findings.group_by("worker_id", "indicator").agg(n=pl.len(), score=pl.col("score").mean())
+    wide = per_indicator.pivot("indicator", index="worker_id", values=["n", "score"]) if per_indicator.height else None
+    grid = options.grid_degrees
+    where = (case.table("activity").filter(pl.col("lon").is_not_null() & pl.col("lat").is_not_null())
+             .group_by("worker_id").agg(lon=pl.col("lon").median(), lat=pl.col("lat").median())
+             .with_columns(((pl.col(c) / grid).round(0) * grid).round(6) for c in ("lon", "lat")).collect())
+    table = ranking.join(stations(case), on="worker_id", how="left").join(where, on="worker_id", how="left")
+    if wide is not None:
+        table = table.join(wide, on="worker_id", how="left")
+    return _pseudonymised(table, ["worker_id"], options.salt).sort("worker_id")
+
+
+def message_table(result: Findings, options: Pseudonymisation) -> pl.DataFrame | None:
+    classified = result.measures.get("messages")
+    if classified is None:
+        return None
+    keep = ["worker_id", "conversation_id", "sender_id", "sender_role", "ts", "attachment_kind", "label", "rule",
+            "is_instruction", *(["text"] if options.include_text else [])]
+    return _pseudonymised(classified.select(c for c in keep if c in classified.columns),
+                          ["worker_id", "conversation_id", "sender_id"], options.salt)
+
+
+def write_research(result: Findings, case: Case, out: str | Path, options: Pseudonymisation,
+                   settings: dict) -> list[Path]:
+    """Write ``riders.*`` (and ``messages.*``) plus ``manifest.json`` into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_table(rider_table(result, case, options), out, "riders")
+    names = ["riders"]
+    if (messages := message_table(result, options)) is not None:
+        write_table(messages, out, "messages")
+        names.append("messages")
+    manifest = {"tool": "platform-work-auditor", "version": __version__,
+                "run_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "pseudonymisation": options.manifest(), "settings": settings,
+                # file names often carry a worker id (wechat_R0003.csv): only the hashes are recorded
+                "inputs": [{"sha256": s.sha256} for s in case.sources]}
+    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    return [*(out / f"{n}.{ext}" for n in names for ext in ("csv", "parquet")), out / "manifest.json"]

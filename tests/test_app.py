@@ -1,0 +1,60 @@
+"""The Streamlit app driven headless: load the sample, switch language, pick a rider, see a
+finding's evidence, export a dossier; and a case with no chats and no GPS says what is missing."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).parents[1] / "app.py")
+TIMEOUT = 300  # the first run reads the whole sample city
+
+
+@pytest.fixture(scope="module")
+def sample_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_opens_on_the_sample_in_chinese_with_the_ingest_report_first(sample_app):
+    assert sample_app.title[0].value == "平台用工审计"
+    assert [tab.label for tab in sample_app.tabs][:4] == ["读取报告", "总览", "单个骑手", "导出"]
+    ingest = sample_app.tabs[0].dataframe[0].value
+    assert "chats/wechat_R0001.csv" in ingest["文件"].to_list() and len(ingest) == 45
+
+
+def test_language_switch_rider_finding_evidence_and_export(sample_app):
+    at = sample_app
+    at.sidebar.radio(key="lang").set_value("en").run()
+    assert at.title[0].value == "Platform-work auditor"
+    assert [tab.label for tab in at.tabs][:4] == ["Ingest report", "Overview", "One rider", "Export"]
+    at.selectbox(key="rider").set_value("R0039").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Rider R0039" in [h.value for h in at.subheader]
+    finding = at.selectbox(key="finding_R0039")
+    finding.set_value(next(f for f in finding.options if "daily-hours-over-limit" in f)).run()
+    evidence = next(d.value for d in at.tabs[2].dataframe if "Record" in d.value.columns)
+    assert len(evidence) > 0 and set(evidence["File"]) <= {"platform_a/activity.csv", "platform_a/orders.csv",
+                                                            "platform_b/activity.csv", "platform_b/orders.json"}
+    assert evidence["Line / record"].min() >= 1 and evidence["Record"].notna().all()
+    at.button(key="build_dossier").click().run()
+    assert not at.exception
+    assert any("dossier\\_R0039\\.html" in s.value and "manifest\\.json" in s.value for s in at.success)
+    name, data, names = at.session_state.dossier
+    assert data[:2] == b"PK" and "evidence.csv" in names
+
+
+def test_a_case_without_chats_or_gps_says_what_is_missing(small_case, tmp_path):
+    small_case.save(tmp_path / "case")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["lang"] = "en"
+    at.run()
+    at.sidebar.radio(key="input_kind").set_value("folder").run()
+    at.sidebar.text_input(key="folder_path").set_value(str(tmp_path / "case")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.selectbox(key="rider").set_value("R1").run()
+    infos = [i.value for i in at.info]
+    assert "No chat messages for this rider in these inputs." in infos
+    assert "No GPS positions for this rider in these inputs." in infos
