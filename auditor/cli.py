@@ -158,20 +158,41 @@ def audit(
     paths: Annotated[list[Path], typer.Argument(help="A saved case folder, or export files/folders.")],
     out: Annotated[Path, typer.Option(help="Folder for findings, evidence and the manifest.")] = Path("report"),
     jurisdiction: Annotated[str, typer.Option(help="Law parameter set in auditor/law/.")] = "cn_standard",
+    engine: Annotated[str, typer.Option(help="local (polars, this machine) or spark (pip install -e '.[spark]'; "
+                                             "see README, Spark engine).")] = "local",
 ) -> None:
     """Run every analyzer; write findings and evidence (Parquet + CSV) and print a per-worker summary."""
+    from auditor.engines import ENGINES
+
+    if engine not in ENGINES:
+        _fail(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
     settings = Settings(jurisdiction=jurisdiction)
     try:
         case = _read_case(paths)
-        with Progress(console=err, transient=True) as progress:
-            task = progress.add_task("analysing", total=len(analyzers.ANALYZERS))
-            result = analyzers.run_all(case, settings,
-                                       progress=lambda name: progress.update(task, advance=1, description=name))
-    except (FileNotFoundError, ValueError) as e:
+        if engine == "spark":
+            result = _audit_on_spark(paths, case, out, settings)
+        else:
+            with Progress(console=err, transient=True) as progress:
+                task = progress.add_task("analysing", total=len(analyzers.ANALYZERS))
+                result = analyzers.run_all(case, settings,
+                                           progress=lambda name: progress.update(task, advance=1, description=name))
+    except (FileNotFoundError, ValueError, ImportError) as e:
         _fail(str(e))
     _print_summary(result, case)
-    write_audit(result, case, out, {**settings.to_dict(), "inputs": [str(p) for p in paths]})
+    write_audit(result, case, out, {**settings.to_dict(), "engine": engine, "inputs": [str(p) for p in paths]})
     console.print(f"{result.findings.height} findings with {result.evidence.height} evidence rows written to {out}/")
+
+
+def _audit_on_spark(paths: list[Path], case: Case, out: Path, settings: Settings) -> Findings:
+    """Spark reads a saved case's Parquet files: the given one, else the case saved into ``out``."""
+    from auditor.engines import spark
+
+    case_dir = paths[0] if len(paths) == 1 and Case.is_saved(paths[0]) else case.save(out / "case")
+    result = spark.audit(str(case_dir.resolve()), settings)
+    if not result.measures["spark_engine"]["equal_to_local"][0]:
+        err.print("[yellow]spark engine:[/] indicators compared with a population reference are computed per bucket "
+                  "of workers: " + ", ".join(spark.POPULATION_INDICATORS) + " (README, Spark engine)")
+    return result
 
 
 def _analyse(paths: list[Path], settings: Settings) -> tuple[Case, Findings]:

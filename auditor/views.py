@@ -17,6 +17,7 @@ from auditor.findings import FAMILIES, Findings
 
 INTERVAL_COLUMNS = {"worker_id", "start", "end"}
 MAX_MAP_POINTS = 5000  # enough to see routes and zones; more only slows the browser
+SPRING_MAX_NODES = 499  # networkx's spring layout turns to scipy (not a dependency) from 500 nodes
 
 
 def family_scores(findings: pl.DataFrame) -> pl.DataFrame:
@@ -193,7 +194,7 @@ def network(case: Case, result: Findings, focus: str | None = None) -> tuple[pl.
         edges = edges.filter(pl.col("source").is_in(keep) & pl.col("target").is_in(keep))
     if graph.number_of_nodes() == 0:
         return _empty_nodes(), edges
-    layout = nx.spring_layout(graph, seed=7)
+    layout = _layout(graph, edges)
     kinds = pl.concat([edges.select(node="source", kind="kind_s"), edges.select(node="target", kind="kind_t")]
                       ).unique("node", keep="first")
     nodes = (pl.DataFrame({"node": list(layout), "x": [float(p[0]) for p in layout.values()],
@@ -204,6 +205,22 @@ def network(case: Case, result: Findings, focus: str | None = None) -> tuple[pl.
     edges = (edges.join(xy.rename({"node": "source"}), on="source").join(
         xy.rename({"node": "target", "x": "x2", "y": "y2"}), on="target").drop("kind_s", "kind_t"))
     return nodes, edges
+
+
+def _layout(graph, edges: pl.DataFrame) -> dict:
+    """A seeded spring layout; above SPRING_MAX_NODES (where networkx would need scipy and
+    minutes), concentric shells by kind: platforms, agencies and stations inside, people, then
+    workers outside."""
+    import networkx as nx
+
+    if graph.number_of_nodes() <= SPRING_MAX_NODES:
+        return nx.spring_layout(graph, seed=7)
+    kinds = dict(pl.concat([edges.select(node="source", kind="kind_s"), edges.select(node="target", kind="kind_t")])
+                 .unique("node", keep="first").iter_rows())
+    rings = ({"platform", "agency", "station"}, {"person"}, {"worker"})
+    shells = [sorted(n for n in graph if kinds.get(n) in ring) for ring in rings]
+    shells.append(sorted(n for n in graph if not any(kinds.get(n) in ring for ring in rings)))
+    return nx.shell_layout(graph, nlist=[shell for shell in shells if shell])
 
 
 def _display_names(case: Case) -> pl.DataFrame:

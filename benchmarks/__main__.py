@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-TIMED = ("ingest", "floor", "audit", "worktime", "control")
+TIMED = ("ingest", "floor", "audit", "worktime", "control", "app")
 
 
 def run_stage(stage: str, data: Path, case: Path, out: Path) -> dict:
@@ -70,21 +70,31 @@ def main() -> None:
             shutil.rmtree(p, ignore_errors=True)
         started = time.perf_counter()
         summary = simulate(data, seed=20260427, riders=riders, start=date(2026, 4, 27), days=days)
-        entry = {"simulate_s": round(time.perf_counter() - started, 2), "rows": summary["rows"]}
+        entry = {"measured": date.today().isoformat(), "simulate_s": round(time.perf_counter() - started, 2),
+                 "rows": summary["rows"]}
         entry["ingest"] = measure("ingest", data, case, out, 1 if riders >= 3000 else args.repeats)
         for stage in TIMED[1:]:
             entry[stage] = measure(stage, data, case, out, args.repeats)
         if "wall_s_min" in entry["audit"] and "wall_s_min" in entry["floor"]:
             entry["audit_over_floor"] = round(entry["audit"]["wall_s_min"] / entry["floor"]["wall_s_min"], 1)
         figures["sizes"][str(riders)] = entry
-        print(json.dumps({riders: {k: entry[k] for k in ("simulate_s", "audit_over_floor") if k in entry}}))
-    done = [int(s) for s, e in figures["sizes"].items() if "wall_s_min" in e["audit"]]
-    figures["audit_scaling_exponent"] = exponent(done, [figures["sizes"][str(s)]["audit"]["wall_s_min"] for s in done])
-    RESULTS.mkdir(exist_ok=True)
-    name = "city_small.json" if args.small else "city.json"
-    (RESULTS / name).write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")
-    print(f"wrote {RESULTS / name}")
+        print(json.dumps({riders: {k: entry[k] for k in ("simulate_s", "audit_over_floor") if k in entry}}), flush=True)
+        write(figures, "city_small.json" if args.small else "city.json")  # after each size: a long run reports as it goes
 
+
+def write(figures: dict, name: str) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    earlier = json.loads((RESULTS / name).read_text(encoding="utf-8")) if (RESULTS / name).is_file() else {}
+    if earlier.get("days") == figures["days"]:  # sizes measured by an earlier run (--sizes) are kept
+        figures["sizes"] = {**{k: v for k, v in earlier["sizes"].items() if k not in figures["sizes"]},
+                            **figures["sizes"]}
+    figures["scaling_exponents"] = {}
+    for stage in TIMED:
+        done = [int(s) for s, e in figures["sizes"].items() if "wall_s_min" in e.get(stage, {})]
+        figures["scaling_exponents"][stage] = exponent(done, [figures["sizes"][str(s)][stage]["wall_s_min"] for s in done])
+    figures["audit_scaling_exponent"] = figures["scaling_exponents"]["audit"]
+    (RESULTS / name).write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(f"wrote {RESULTS / name}", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,13 @@
 """One benchmarked stage per process, so its peak RSS is its own.
 
 ``python -m benchmarks.stages STAGE DATA_DIR CASE_DIR OUT_DIR`` prints one JSON line:
-``{"stage", "wall_s", "peak_rss_mb", ...counts}``."""
+``{"stage", "wall_s", "peak_rss_mb", ...counts}``.
+
+Stages: ``ingest`` (raw exports → saved case), ``floor`` (scan every table and group it by
+worker once: the least any audit must do), ``audit`` (every analyzer, findings written),
+``worktime`` and ``control`` (one family of analyzers each, chosen by module name from
+``STAGE_ANALYZERS``), ``app`` (what the app's overview computes: the audit plus the ranking,
+station, network and zone views of auditor.views)."""
 
 from __future__ import annotations
 
@@ -13,6 +19,21 @@ from pathlib import Path
 
 import polars as pl
 
+# Analyzer modules (the last part of the module name) behind each family stage. Every
+# registered analyzer must belong to one family: family() fails on a new, unplaced one.
+STAGE_ANALYZERS = {
+    "worktime": {"daily_hours", "messages", "sessions", "platform_time", "worktime", "offhours", "overtime"},
+    "control": {"control"},
+}
+
+
+def family(module_name: str) -> str:
+    short = module_name.rsplit(".", 1)[-1]
+    found = [stage for stage, names in STAGE_ANALYZERS.items() if short in names]
+    if len(found) != 1:
+        raise ValueError(f"analyzer module {module_name!r} is in no benchmark stage; add it to STAGE_ANALYZERS")
+    return found[0]
+
 
 def ingest(data: Path, case_dir: Path, out: Path) -> dict:
     import connectors
@@ -22,34 +43,50 @@ def ingest(data: Path, case_dir: Path, out: Path) -> dict:
     return {"rows_read": sum(s.rows_read for s in case.sources), "files": len(case.sources)}
 
 
-def _audit(case_dir: Path, out: Path, keep) -> dict:
+def _analyse(case_dir: Path, stage: str | None):
     from auditor import analyzers
+    from auditor.analyzers import context
     from auditor.case import Case
-    from auditor.export import write_audit
     from auditor.findings import Findings
     from auditor.settings import Settings
 
     case, settings = Case.load(case_dir), Settings()
-    chosen = [a for a in analyzers.ANALYZERS if keep(a.__name__)]
-    result = Findings.concat([a.run(case, settings) for a in chosen])
-    if keep("*"):
-        write_audit(result, case, out, settings.to_dict())
-    return {"analyzers": [a.ID for a in chosen], "findings": result.findings.height,
-            "evidence_rows": result.evidence.height}
+    chosen = [a for a in analyzers.ANALYZERS if stage is None or family(a.__name__) == stage]
+    with context.shared(case):
+        result = Findings.concat([a.run(case, settings) for a in chosen])
+    return case, settings, result, {"analyzers": [a.ID for a in chosen], "findings": result.findings.height,
+                                    "evidence_rows": result.evidence.height}
 
 
 def audit(data: Path, case_dir: Path, out: Path) -> dict:
     """The full audit of a saved case: every analyzer, findings and evidence written."""
-    return _audit(case_dir, out, lambda name: True)
+    from auditor.export import write_audit
+
+    case, settings, result, counts = _analyse(case_dir, None)
+    write_audit(result, case, out, settings.to_dict())
+    return counts
 
 
 def worktime(data: Path, case_dir: Path, out: Path) -> dict:
-    return _audit(case_dir, out, lambda name: name != "*" and any(
-        k in name for k in ("daily_hours", "worktime", "offhours", "sessions", "messages")))
+    return _analyse(case_dir, "worktime")[3]
 
 
 def control(data: Path, case_dir: Path, out: Path) -> dict:
-    return _audit(case_dir, out, lambda name: name != "*" and any(k in name for k in ("control", "scorecard")))
+    return _analyse(case_dir, "control")[3]
+
+
+def app(data: Path, case_dir: Path, out: Path) -> dict:
+    """The app's overview of a saved case: the audit (as ``analyse`` caches it) and the case
+    views the overview tab draws (app.py ``case_views``)."""
+    from auditor import views
+
+    case, _, result, counts = _analyse(case_dir, None)
+    ranking = views.risk_ranking(result.findings, views.workers(case, result))
+    nodes, edges = views.network(case, result)
+    stations = views.station_aggregates(ranking, case)
+    zones = views.zone_polygons(case)
+    return {**counts, "ranked_workers": ranking.height, "stations": stations.height, "network_nodes": nodes.height,
+            "network_edges": edges.height, "zones": zones.height}
 
 
 def floor(data: Path, case_dir: Path, out: Path) -> dict:
@@ -58,11 +95,11 @@ def floor(data: Path, case_dir: Path, out: Path) -> dict:
     for path in sorted(case_dir.glob("*.parquet")):
         frame = pl.scan_parquet(path)
         if "worker_id" in frame.collect_schema().names():
-            rows += pl.scan_parquet(path).group_by("worker_id").agg(n=pl.len()).select(pl.col("n").sum()).collect().item() or 0
+            rows += frame.group_by("worker_id").agg(n=pl.len()).select(pl.col("n").sum()).collect().item() or 0
     return {"rows_grouped": rows}
 
 
-STAGES = {"ingest": ingest, "audit": audit, "worktime": worktime, "control": control, "floor": floor}
+STAGES = {"ingest": ingest, "floor": floor, "audit": audit, "worktime": worktime, "control": control, "app": app}
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ import codecs
 import csv
 import fnmatch
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,7 +84,14 @@ REJECTION_CODES = {
     "row-missing-field": "a required field is empty",
     "row-unknown-value": "a coded value is not one the format defines",
     "row-malformed": "the record does not have the structure the format defines",
+    "row-implausible-timestamp": "a timestamp before 2000 or after the file was written (or after the run)",
+    "row-too-long": "a line longer than MAX_LINE_CHARS: not read, so one runaway line cannot exhaust memory",
+    "row-duplicate": "the same message or ping is already in an earlier file of the same worker (overlapping exports)",
 }
+# a longer line is no chat message or record: a binary blob, a base64 image or a file without newlines
+MAX_LINE_CHARS = 1 << 20
+# the csv module's own per-field limit (128 KiB) would end a file at a long quoted message; ours is per line
+csv.field_size_limit(MAX_LINE_CHARS)
 
 
 def decode(path: Path, data: bytes | None = None) -> tuple[str, str]:
@@ -112,6 +120,43 @@ def decode(path: Path, data: bytes | None = None) -> tuple[str, str]:
             line = data[: utf8_error.start].count(b"\n") + 1
             raise SourceError(path, "bytes are neither UTF-8 nor GB18030/GBK; re-export the file as UTF-8",
                               line=line, code="file-encoding") from None
+
+
+def long_lines(text: str) -> tuple[str, list[Rejection]]:
+    """Blank every line longer than MAX_LINE_CHARS (so the line numbers of the others stay) and
+    reject it by number. A text shorter than the limit has no such line and is returned as is."""
+    if len(text) <= MAX_LINE_CHARS:
+        return text, []
+    lines = pl.Series("line", [text]).str.split("\n").explode()
+    too_long = (lines.str.len_chars() > MAX_LINE_CHARS).arg_true()
+    if too_long.is_empty():
+        return text, []
+    rejections = [Rejection(int(i) + 1, "row-too-long", f"the line has {len(lines[int(i)]):,} characters; at most"
+                            f" {MAX_LINE_CHARS:,} are read") for i in too_long]
+    return "\n".join(lines.scatter(too_long, "").to_list()), rejections
+
+
+def header_fields(path: Path, text: str) -> tuple[list[str], str]:
+    """The header of a CSV and its delimiter (``;`` where it separates more fields than ``,``)."""
+    first = text.split("\n", 1)[0].strip("\r")
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    return [h.strip().strip('"') for h in first.split(delimiter)], delimiter
+
+
+def normalised(name: str) -> str:
+    """A column name compared loosely: case, spaces, brackets and punctuation do not matter."""
+    return re.sub(r"[^0-9a-z\u4e00-\u9fff]+", "_", name.strip().lower()).strip("_")
+
+
+def map_columns(header: list[str], aliases: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Canonical field -> the header column that holds it (the first alias present, compared loosely)."""
+    found = {normalised(h): h for h in header}
+    mapped = {}
+    for canonical, names in aliases.items():
+        column = next((found[normalised(a)] for a in names if normalised(a) in found), None)
+        if column is not None:
+            mapped[canonical] = column
+    return mapped
 
 
 def head_text(head: bytes) -> str:
@@ -144,6 +189,7 @@ def read_csv_rows(path: Path, text: str, required: tuple[str, ...], delimiter: s
     starts (header = line 1). Rows with the wrong number of fields become rejections, not losses.
 
     Returns (frame, rejections, rows_read). Raises SourceError when a required column is absent."""
+    text, too_long = long_lines(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = [h.strip() for h in next(reader)]
@@ -159,8 +205,12 @@ def read_csv_rows(path: Path, text: str, required: tuple[str, ...], delimiter: s
     if '"' not in text:  # no quoting: one record per line, so whole-column parsing is exact
         frame, rejections = _unquoted_records(text, header, delimiter)
     else:
-        frame, rejections = _quoted_records(reader, header)
+        try:
+            frame, rejections = _quoted_records_fast(text, header, delimiter, reader.line_num)
+        except pl.exceptions.ComputeError:  # polars disagrees with the quote count about a record: the csv module decides
+            frame, rejections = _quoted_records(reader, header)
     frame = frame.with_columns([pl.when(pl.col(h) != "").then(pl.col(h)).alias(h) for h in header])
+    rejections += too_long
     return frame, rejections, frame.height + len(rejections)
 
 
@@ -178,6 +228,38 @@ def _unquoted_records(text: str, header: list[str], delimiter: str) -> tuple[pl.
     split = good.select(pl.col("text").str.split_exact(delimiter, len(header) - 1)).unnest("text")
     frame = split.rename(dict(zip(split.columns, header))).with_columns(good["src_row"])
     return frame, rejections
+
+
+def _quoted_records_fast(text: str, header: list[str], delimiter: str, header_lines: int
+                         ) -> tuple[pl.DataFrame, list[Rejection]]:
+    """Records of a CSV with quoted fields, found with whole-column operations: a line continues
+    the record above while an odd number of quotes is open; a record's width is its delimiters
+    outside quoted sections, plus one. Records of the right width are then parsed by polars' CSV
+    reader (exact, since each is well formed); the others are rejected with the lines they span."""
+    lines = (pl.DataFrame({"text": [text]}).select(pl.col("text").str.split("\n").explode())
+             .with_row_index("line", offset=1).slice(header_lines)
+             .with_columns(pl.col("line").cast(pl.Int64), _quotes=pl.col("text").str.count_matches('"', literal=True)))
+    inside = ((pl.col("_quotes").cum_sum() - pl.col("_quotes")) % 2 == 1)  # a quoted field is open as the line starts
+    lines = lines.with_columns(_continues=inside).with_columns(_record=(~pl.col("_continues")).cum_sum())
+    spans = pl.col("_continues") | pl.col("_continues").shift(-1).fill_null(False)
+    single = lines.filter(~spans).select("_record", start=pl.col("line"), end=pl.col("line"), text=pl.col("text"))
+    multi = (lines.filter(spans).group_by("_record", maintain_order=True)
+             .agg(start=pl.col("line").first(), end=pl.col("line").last(), text=pl.col("text").str.join("\n")))
+    records = (pl.concat([single, multi]).sort("_record")
+               .filter(pl.col("text").str.strip_suffix("\r") != "")  # blank lines are no records
+               .with_columns(fields=pl.col("text").str.replace_all(r'"(?:[^"]|"")*(?:"|$)', "")
+                             .str.count_matches(delimiter, literal=True) + 1))
+    good = records.filter(pl.col("fields") == len(header))
+    rejections = [_wrong_width(start, fields, header, f"; the record runs from line {start} to line {end}: a quote is"
+                               " probably not closed" if end > start else "")
+                  for start, end, fields in records.filter(pl.col("fields") != len(header))
+                  .select("start", "end", "fields").iter_rows()]
+    if good.is_empty():
+        return pl.DataFrame(schema={**{h: pl.String for h in header}, "src_row": pl.Int64}), rejections
+    body = good["text"].str.join("\n").item().encode("utf-8")
+    frame = pl.read_csv(body, has_header=False, new_columns=header, separator=delimiter, quote_char='"',
+                        infer_schema=False, raise_if_empty=False)
+    return frame.with_columns(good["start"].alias("src_row")), rejections
 
 
 def _quoted_records(reader, header: list[str]) -> tuple[pl.DataFrame, list[Rejection]]:
@@ -244,10 +326,11 @@ def local_time(raw: str, fmt: str, tz: str) -> pl.Expr:
             .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC"))
 
 
-def iso_time(raw: str, tz: str) -> pl.Expr:
+def iso_time(raw: str | pl.Expr, tz: str) -> pl.Expr:
     """Parse ISO 8601 (``T`` or space, optional fraction) into UTC: with ``Z`` or an offset as
-    written, without one as wall-clock time in zone ``tz``; null where it does not parse."""
-    text = pl.col(raw).str.strip_chars().str.replace(" ", "T", literal=True)
+    written, without one as wall-clock time in zone ``tz``; null where it does not parse.
+    ``raw`` is a column name or an expression giving the text."""
+    text = (pl.col(raw) if isinstance(raw, str) else raw).str.strip_chars().str.replace(" ", "T", literal=True)
     aware = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_unit="us", time_zone="UTC")
     naive = (text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
              .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC"))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import Rejection, SourceError, check_rows, local_time
+from connectors.base import Rejection, SourceError, check_rows, local_time, long_lines
 
 
 def messages(path: Path, text: str, header: str, tz: str, time_format: str = "%Y-%m-%d %H:%M:%S",
@@ -24,7 +24,9 @@ def messages(path: Path, text: str, header: str, tz: str, time_format: str = "%Y
 
     ``header`` must have a ``stamp`` group; ``layout`` matches lines that belong to the export's
     frame; ``section`` (with one group) matches the layout lines that title a conversation."""
-    lines = pl.DataFrame({"line": text.split("\n")}).with_row_index("src_row", offset=1).with_columns(
+    text, too_long = long_lines(text)
+    lines = pl.DataFrame({"line": [text]}).select(pl.col("line").str.split("\n").explode()).with_row_index(
+        "src_row", offset=1).with_columns(
         pl.col("src_row").cast(pl.Int64), pl.col("line").str.strip_suffix("\r"))
     frame_line = pl.col("line").str.contains(layout) if layout else pl.lit(False)
     titled = pl.col("line").str.extract(section, 1) if section else pl.lit(None, pl.String)
@@ -43,4 +45,5 @@ def messages(path: Path, text: str, header: str, tz: str, time_format: str = "%Y
                    .agg(pl.col("src_row", "section", *groups).first(),
                         pl.col("_body").drop_nulls().str.join("\n").str.strip_chars("\n").alias("body")))
     parsed, bad = check_rows(per_message, {"ts": (local_time("stamp", time_format, tz), "stamp")}, required=("ts",))
+    rejections += too_long
     return parsed.drop("message"), rejections + bad, per_message.height + len(rejections)

@@ -25,7 +25,8 @@ PROPERTIES = ("zone_id", "name", "station_id", "platform")
 def sniff(path: Path, head: bytes) -> float:
     text = head_text(head).lstrip()
     if text.startswith("{") and re.search(r'"type"\s*:\s*"FeatureCollection"', text):
-        return 0.9
+        # a collection of points only is a track (geojson_points), not service areas
+        return 0.0 if re.search(r'"type"\s*:\s*"Point"', text) and "Polygon" not in text else 0.9
     return empty_named(path, head, "*.geojson")
 
 

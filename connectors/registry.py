@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import tempfile
+import time
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import datetime, timedelta, timezone
+from pathlib import Path, PurePosixPath
 from types import ModuleType
 
 import polars as pl
 
 from auditor.case import Case, Rejected, Source, sha256
-from connectors.base import HEAD_BYTES, ReadOptions, SourceError
+from connectors.base import HEAD_BYTES, ReadOptions, ReadResult, Rejection, SourceError
 from auditor import schema
-from connectors import platform_orders
+from connectors import archives, duplicates, platform_orders
 from connectors.participants_csv import resolve_messages
 
 # Registered once, here. Order breaks ties between equally confident sniffs.
@@ -33,9 +36,21 @@ CONNECTOR_MODULES = (
     "qq_txt",
     "telegram_json",
     "google_location",
+    "slack_json",
+    "uber_trips",
+    "uber_online",
+    "uber_dispatches",
+    "location_csv",
+    "geojson_points",
+    "wkt_zones",
 )
 MIN_CONFIDENCE = 0.5
 CASE_FILE = "case.toml"
+# timestamps checked for plausibility; rosters and deadlines may lie ahead of the export, records may not
+PLAUSIBLE_COLUMNS = {"orders": ("dispatched_at", "responded_at", "picked_up_at", "delivered_at"),
+                     "activity": ("ts",), "messages": ("ts",), "offers": ("window_start",)}
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+PLAUSIBLE_GRACE = timedelta(days=1)
 
 
 def connectors() -> list[ModuleType]:
@@ -99,7 +114,9 @@ def discover(paths: list[Path]) -> tuple[Path, list[Path], CaseConfig]:
 
 def load(paths: list[str | Path] | str | Path, tz: str | None = None, progress=None) -> Case:
     """Read every file under ``paths`` into one Case. Unrecognised and unreadable files are kept in
-    the manifest with the reason; they never stop the other files from being read."""
+    the manifest with the reason; they never stop the other files from being read. Zip files are
+    opened and each member read as a file of its own (``archive.zip!member``); rows that an earlier
+    file of the same worker already holds are removed once (``connectors.duplicates``)."""
     paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     root, files, config = discover(paths)
     tz = tz or config.tz
@@ -107,18 +124,59 @@ def load(paths: list[str | Path] | str | Path, tz: str | None = None, progress=N
     platform_orders.presets(presets)  # a broken mapping file stops here, naming itself, not in every sniff
     parts: dict[str, list[pl.DataFrame]] = {}
     sources: list[Source] = []
-    for number, path in enumerate(files, start=1):
-        rel = _relative(path, root)
-        source = Source(src=f"S{number:03d}", name=path.name, path=rel, size=path.stat().st_size,
-                        sha256=sha256(path), connector=None)
+
+    def read(path: Path, rel: str, source: Source) -> None:
         sources.append(source)
         if progress:
             progress(rel)
-        _read_one(path, source, ReadOptions(tz=tz, owner=config.owners.get(rel), presets=presets), parts)
-    tables = {name: pl.concat(frames, how="vertical").lazy() for name, frames in parts.items()}
-    case = Case(tables=tables, tz=tz, sources=sources, settings={"case": config.extra})
+        _read_one(path, source, ReadOptions(tz=tz, owner=_owner(config.owners, rel), presets=presets), parts)
+
+    with tempfile.TemporaryDirectory(prefix="auditor-archives-") as scratch:
+        for path in files:
+            rel = _relative(path, root)
+            source = Source(src=_src_id(len(sources) + 1), name=path.name, path=rel, size=path.stat().st_size,
+                            sha256=sha256(path), connector=None)
+            if not archives.is_archive(path):
+                read(path, rel, source)
+                continue
+            sources.append(source)
+            for entry, extracted in _open_archive(path, rel, source, Path(scratch) / source.src, len(sources) + 1):
+                if extracted is None:
+                    sources.append(entry)  # refused: listed with the reason, never read
+                else:
+                    read(extracted, entry.path, entry)
+    tables = {name: pl.concat(frames, how="vertical") for name, frames in parts.items()}
+    case = Case(tables={name: frame.lazy() for name, frame in tables.items()}, tz=tz, sources=sources,
+                settings={"case": config.extra})
     case.tables["messages"] = resolve_messages(case.tables["messages"], case.tables["participants"])
+    case.settings["duplicates_removed"] = _remove_duplicates(case, sources)
     return case
+
+
+def _src_id(number: int) -> str:
+    return f"S{number:03d}"
+
+
+def _open_archive(path: Path, rel: str, source: Source, scratch: Path, first: int) -> list[tuple[Source, Path | None]]:
+    """Record the zip as a source of its own (0 rows); return a source for each member, numbered
+    from ``first``, with where it was extracted (None for a refused member, whose error is set)."""
+    source.connector = "zip"
+    try:
+        members, tool_files = archives.extract(path, rel, scratch)
+    except SourceError as err:
+        source.error, source.error_code = str(err), err.code
+        return []
+    source.detected = {"format": "zip archive", "members": f"{len(members)}, each read as a source of its own" + (
+        f"; {tool_files} archive-tool file(s) (__MACOSX …) skipped" if tool_files else "")}
+    entries = []
+    for number, member in enumerate(members, start=first):
+        entry = Source(src=_src_id(number), name=PurePosixPath(member.rel.split("!", 1)[1]).name, path=member.rel,
+                       size=member.size, sha256=sha256(member.path) if member.path else "", connector=None,
+                       detected={"archive": f"{rel} (sha256 {source.sha256})"})
+        if member.path is None:
+            entry.error, entry.error_code = member.error, "file-unsafe-path"
+        entries.append((entry, member.path))
+    return entries
 
 
 def _read_one(path: Path, source: Source, options: ReadOptions, parts: dict[str, list[pl.DataFrame]]) -> None:
@@ -128,15 +186,76 @@ def _read_one(path: Path, source: Source, options: ReadOptions, parts: dict[str,
             raise SourceError(path, "no connector recognises this file; see the README's supported inputs",
                               code="file-unrecognised")
         source.connector = module.NAME
-        result = module.read(path, options)
+        result = _plausible(module.read(path, options), path)
     except SourceError as err:
         source.error, source.error_code = str(err), err.code
         return
-    source.detected = result.detected
+    source.detected = {**source.detected, **result.detected}
     source.rows_read, source.rows_kept, source.rows_rejected = result.rows_read, result.rows_kept, result.rows_rejected
     source.rejected = [Rejected(r.line, r.code, r.reason) for r in result.rejections]
+    if result.rows_read and not result.rows_kept:
+        first = result.rejections[0]
+        source.error = (f"{path.name}: all {result.rows_read} rows rejected (first: line {first.line}, {first.reason});"
+                        " is this the format it looks like?")
+        source.error_code = "file-all-rows-rejected"
+        return
+    if result.rows_rejected:
+        source.detected["warning"] = f"{result.rows_rejected} of {result.rows_read} rows rejected (listed with line and reason)"
     for name, frame in result.tables.items():
         parts.setdefault(name, []).append(schema.validate(name, frame.with_columns(src=pl.lit(source.src))))
+
+
+def _plausible(result: ReadResult, path: Path) -> ReadResult:
+    """Reject rows timed before 2000 or after the file was last written (with a day's grace for a
+    clock or time zone slip): such a time is a parse or export error, not a record."""
+    latest = datetime.fromtimestamp(min(path.stat().st_mtime, time.time()), timezone.utc) + PLAUSIBLE_GRACE
+    rejections = list(result.rejections)
+    tables = {}
+    for name, frame in result.tables.items():
+        checks = [pl.when(~pl.col(c).is_between(EARLIEST, latest)).then(
+            pl.lit(f"{c} ") + pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S UTC")) for c in PLAUSIBLE_COLUMNS.get(name, ())]
+        if not checks:
+            tables[name] = frame
+            continue
+        judged = frame.with_columns(_why=pl.concat_str(checks, separator="; ", ignore_nulls=True))
+        bad = judged.filter(pl.col("_why") != "")
+        rejections += [Rejection(line, "row-implausible-timestamp", f"{why}: before 2000 or after the file was written"
+                                 f" ({latest - PLAUSIBLE_GRACE:%Y-%m-%d %H:%M} UTC)")
+                       for line, why in bad.select("src_row", "_why").iter_rows()]
+        tables[name] = judged.filter(pl.col("_why") == "").drop("_why")
+    return ReadResult(tables, result.rows_read, rejections, result.detected)
+
+
+def _remove_duplicates(case: Case, sources: list[Source]) -> dict[str, int]:
+    """Remove rows an earlier file of the same worker holds; each removed row is accounted in its
+    source as rejected with code ``row-duplicate``, naming the copy kept."""
+    by_src = {s.src: s for s in sources}
+    counts = {}
+    for table in duplicates.KEYS:
+        kept, removed = duplicates.remove(table, case.tables[table].collect())
+        case.tables[table] = kept.lazy()
+        counts[table] = removed.height
+        for src, line, kept_src, kept_row in removed.sort("src", "src_row").iter_rows():
+            source = by_src[src]
+            source.rejected.append(Rejected(line, "row-duplicate", f"also in {by_src[kept_src].path} line {kept_row}"
+                                            " (same worker; that copy is kept)"))
+            source.rows_kept -= 1
+            source.rows_rejected += 1
+    for source in sources:
+        if n := sum(r.code == "row-duplicate" for r in source.rejected):
+            source.detected["duplicates removed"] = str(n)
+            source.rejected.sort(key=lambda r: r.line)
+    return counts
+
+
+def _owner(owners: dict[str, str], rel: str) -> str | None:
+    """The owner set for the file, else for the nearest folder or zip that holds it."""
+    while rel:
+        if rel in owners:
+            return owners[rel]
+        cut = max(rel.rfind("/"), rel.rfind("!"))
+        rel = rel[:cut] if cut > 0 else ""
+    return None
 
 
 def _excluded(path: Path, root: Path, patterns: list[str]) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode, empty_named, finish,
-                             head_text)
+                             head_text, long_lines)
 
 NAME = "whatsapp-txt"
 TABLES = ("messages",)
@@ -51,6 +51,8 @@ MEDIA = (
     (r"^STK-\S+ \(file attached\)$", "sticker", True),
     (r"^.+ \(file attached\)$", "file", True),
 )
+# any notice at all: one cheap pass over every message before the patterns are told apart
+MEDIA_ANY = "|".join(f"(?:{pattern})" for pattern, _, _ in MEDIA)
 # iOS marks a person's deleted message like a notice; it is still that person's message
 NOT_SYSTEM = r"^(This message was deleted\.?|You deleted this message\.?)$"
 
@@ -71,7 +73,10 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     if not options.owner:
         raise SourceError(path, "a WhatsApp export does not say whose phone it came from: set its owner in case.toml"
                           f' [owners] (e.g. "chats/{path.name}" = "R0007")', code="file-owner-unknown")
-    lines = pl.DataFrame({"line": text.split("\n")}).with_row_index("src_row", offset=1).with_columns(
+    text, too_long = long_lines(text)
+    # split in polars, not in Python: a million lines stay in one Arrow buffer
+    lines = pl.DataFrame({"line": [text]}).select(pl.col("line").str.split("\n").explode()).with_row_index(
+        "src_row", offset=1).with_columns(
         pl.col("src_row").cast(pl.Int64), pl.col("line").str.strip_suffix("\r").str.replace_all("[\u202f\u00a0]", " "))
     lines = lines.with_columns(pl.col("line").str.replace(f"^{MARKS}+", "").str.extract_groups(HEADER).alias("h")
                                ).unnest("h").with_columns(
@@ -85,12 +90,15 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     lines = lines.with_columns(message=pl.col("header").cum_sum())
     orphans = lines.filter((pl.col("message") == 0) & (pl.col("line").str.strip_chars(MARK_CHARS + " ") != ""))
     rejections = [Rejection(n, "row-malformed", "text before the first message header") for n in orphans["src_row"]]
+    rejections += too_long
 
-    # one row per message: header fields from its first line, text = its body and every continuation line
-    messages = (lines.filter(pl.col("message") > 0)
-                .with_columns(part=pl.when("header").then(pl.col("rest")).otherwise(pl.col("line")))
-                .group_by("message", maintain_order=True)
-                .agg(pl.exclude("part", "line").first(), pl.col("part").str.join("\n").str.strip_chars_end("\n")))
+    # one row per message: header fields from its first line, text = its body and every continuation line;
+    # only the few continuation lines are grouped (grouping every line was the reader's slowest step)
+    more = (lines.filter((pl.col("message") > 0) & ~pl.col("header"))
+            .group_by("message", maintain_order=True).agg(_more=pl.col("line").str.join("\n")))
+    messages = (lines.filter("header").drop("line").join(more, on="message", how="left", maintain_order="left")
+                .with_columns(part=pl.concat_str("rest", "_more", separator="\n", ignore_nulls=True)
+                              .str.strip_chars_end("\n")).drop("_more", "rest"))
     messages = messages.with_columns(_stamp=_stamp(order))
     ts = (pl.col("_stamp").str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
           .dt.replace_time_zone(options.tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC"))
@@ -98,13 +106,21 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
 
     said = pl.col("part").str.extract_groups(SENDER)
     frame = frame.with_columns(name=said.struct.field("name"), body=said.struct.field("body"))
-    marked = pl.col("body").str.contains(f"^{MARKS}")
-    body = pl.col("body").str.replace_all(MARKS, "").str.strip_chars(" ")
-    kind, keep = pl.lit(None, pl.String), pl.lit(True)
-    for pattern, media_kind, keep_text in reversed(MEDIA):
-        kind = pl.when(body.str.contains(pattern)).then(pl.lit(media_kind)).otherwise(kind)
-        keep = pl.when(body.str.contains(pattern)).then(pl.lit(keep_text)).otherwise(keep)
-    system = pl.col("name").is_null() | (marked & kind.is_null() & ~body.str.contains(NOT_SYSTEM))
+    frame = frame.with_columns(_marked=pl.col("body").str.contains(f"^{MARKS}"),
+                               _body=pl.col("body").str.replace_all(MARKS, "").str.strip_chars(" "))
+    # one regex pass finds the few notices; only those are matched pattern by pattern (the first listed wins)
+    which = pl.lit(None, pl.Int64)
+    for index, (pattern, _, _) in reversed(list(enumerate(MEDIA))):
+        which = pl.when(pl.col("_body").str.contains(pattern)).then(pl.lit(index)).otherwise(which)
+    notices = frame.filter(pl.col("_body").str.contains(MEDIA_ANY)).select("src_row", _which=which)
+    frame = frame.join(notices, on="src_row", how="left", maintain_order="left").with_columns(
+        _kind=pl.col("_which").replace_strict({i: k for i, (_, k, _) in enumerate(MEDIA)}, default=None,
+                                              return_dtype=pl.String),
+        _keep=pl.col("_which").replace_strict({i: keep for i, (_, _, keep) in enumerate(MEDIA)}, default=True,
+                                              return_dtype=pl.Boolean))
+    frame = frame.with_columns(_system=pl.col("name").is_null() | (
+        pl.col("_marked") & pl.col("_kind").is_null() & ~pl.col("_body").str.contains(NOT_SYSTEM)))
+    body, kind, keep, system = pl.col("_body"), pl.col("_kind"), pl.col("_keep"), pl.col("_system")
     name = pl.col("name").str.replace_all(MARKS, "").str.strip_chars(" ").str.replace(r"^~\s*", "")
     frame = frame.with_columns(
         worker_id=pl.lit(options.owner),

@@ -5,7 +5,7 @@ canonical columns it needs. Register it once, here."""
 
 from __future__ import annotations
 
-from auditor.analyzers import control, daily_hours, messages, offhours, overtime, platform_time, sessions, worktime
+from auditor.analyzers import context, control, daily_hours, messages, offhours, overtime, platform_time, sessions, worktime
 from auditor.case import Case
 from auditor.findings import Findings
 from auditor.settings import Settings
@@ -17,8 +17,9 @@ def run_all(case: Case, settings: Settings | None = None, progress=None) -> Find
     settings = settings or Settings()
     settings.law  # fail early and clearly on an unknown jurisdiction
     parts = []
-    for analyzer in ANALYZERS:
-        if progress:
-            progress(analyzer.ID)
-        parts.append(analyzer.run(case, settings))
+    with context.shared(case):  # each intermediate frame derived once for all analyzers
+        for analyzer in ANALYZERS:
+            if progress:
+                progress(analyzer.ID)
+            parts.append(analyzer.run(case, settings))
     return Findings.concat(parts)

@@ -12,6 +12,7 @@ import json
 
 import polars as pl
 
+from auditor.analyzers import context
 from auditor.analyzers.intervals import daily_union, online_intervals, order_intervals
 from auditor.case import Case
 from auditor.findings import Findings, render, validate
@@ -27,10 +28,15 @@ EXPLANATION_EN = ("On {date} the worker was at work {hours} h (app online period
 
 
 def daily_hours(case: Case) -> pl.LazyFrame:
-    intervals = pl.concat([online_intervals(case.table("activity")), order_intervals(case.table("orders"))])
-    return daily_union(intervals, case.tz)
+    """App online periods ∪ order time per worker and local day, every platform (daily_union's
+    columns); once per shared run (context): the control indicators read it too."""
+    def build() -> pl.LazyFrame:
+        intervals = pl.concat([online_intervals(case.table("activity")), order_intervals(case.table("orders"))])
+        return daily_union(intervals, case.tz)
+    return context.frame(case, "working days", build).lazy()
 
 
+@context.sharing
 def run(case: Case, settings: Settings) -> Findings:
     law = settings.law
     limit = float(law["daily_hours"]["limit_hours"])

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from auditor.analyzers import context
 from auditor.case import Case
 from auditor.findings import Findings
 from auditor.settings import Settings
@@ -58,11 +59,16 @@ class Rule:
     after_instruction_minutes: float | None = None
     fallback: bool = False
 
+    @property
+    def text_hit(self) -> str | None:
+        """The working column holding this rule's text test, matched once per distinct text."""
+        return f"_hit:{self.id}" if any((self.keywords, self.words, self.patterns)) else None
+
     def condition(self) -> pl.Expr:
         """All the rule's stated conditions, as one boolean expression over the working columns."""
         parts = []
-        if (text := self._text_condition()) is not None:
-            parts.append(text)
+        if self.text_hit:
+            parts.append(pl.col(self.text_hit))
         if self.max_chars is not None:
             parts.append(pl.col("_chars") <= self.max_chars)
         if self.attachment_kinds:
@@ -163,6 +169,18 @@ def _first_match(rules: list[Rule]) -> pl.Expr:
     return pl.coalesce([pl.when(r.condition()).then(pl.lit(r.id)) for r in rules] + [pl.lit(None, pl.String)])
 
 
+def _text_tests(messages: pl.LazyFrame, rules: list[Rule]) -> pl.LazyFrame:
+    """Per distinct text: its length and every rule's text test. Chats repeat themselves ("收到",
+    "好的", templated dispatch notes), so matching each distinct text once instead of each message
+    is what keeps classification fast at city scale."""
+    text = pl.col("_text")
+    return (messages.select(pl.col("text").fill_null("")).unique()
+            .with_columns(_text=pl.col("text").str.normalize("NFKC").str.strip_chars())
+            .with_columns(_chars=text.str.len_chars(),
+                          **{r.text_hit: r._text_condition() for r in rules if r.text_hit})
+            .drop("_text"))
+
+
 def classify(messages: pl.LazyFrame, directory: Path = LEXICONS) -> pl.LazyFrame:
     """The messages with ``label`` (substantive / simple / social), ``rule`` (the id that decided
     it), ``is_instruction`` and ``instruction_rule``. Text is matched after NFKC normalisation, so
@@ -171,9 +189,10 @@ def classify(messages: pl.LazyFrame, directory: Path = LEXICONS) -> pl.LazyFrame
     labels = {r.id: r.label for r in label_rules}
     columns = messages.collect_schema().names()
     last_instruction = pl.when(pl.col("is_instruction")).then(pl.col("ts")).forward_fill()
+    tests = _text_tests(messages, [*label_rules, *instruction_rules])
     return (
-        messages.with_columns(_text=pl.col("text").fill_null("").str.normalize("NFKC").str.strip_chars())
-        .with_columns(_chars=pl.col("_text").str.len_chars())
+        messages.with_columns(_key=pl.col("text").fill_null(""))
+        .join(tests, left_on="_key", right_on="text", how="left", maintain_order="left")
         .with_columns(instruction_rule=_first_match(instruction_rules))
         .with_columns(is_instruction=pl.col("instruction_rule").is_not_null())
         .with_columns(_since_instruction=(pl.col("ts") - last_instruction.over(CONVERSATION, order_by="ts"))
@@ -184,9 +203,15 @@ def classify(messages: pl.LazyFrame, directory: Path = LEXICONS) -> pl.LazyFrame
     )
 
 
+def classified(case: Case) -> pl.DataFrame:
+    """The case's messages classified with the bundled lexicons, once per shared run (context)."""
+    return context.frame(case, "classified messages", lambda: classify(case.table("messages")))
+
+
+@context.sharing
 def run(case: Case, settings: Settings) -> Findings:
     """No findings of its own: the classified messages are a measure that the off-hours work and
     instruction-network analyzers build on, and that the app shows message by message."""
     result = Findings.empty()
-    result.measures["messages"] = classify(case.table("messages")).collect()
+    result.measures["messages"] = classified(case)
     return result

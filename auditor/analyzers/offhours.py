@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from auditor.analyzers import interval_sets, sessions
-from auditor.analyzers.intervals import daily_union
+from auditor.analyzers import context, interval_sets, sessions
 from auditor.case import Case
 from auditor.findings import Findings, render, validate
 from auditor.settings import Settings
@@ -61,9 +60,9 @@ def offhours_sessions(case: Case, settings: Settings) -> pl.LazyFrame:
     """Off-hours chat work sessions with their local time and periodicity.
     Columns: the chat session columns, off_hours, schedule, local_date, weekday (1 = Monday),
     week, clock (minutes after local midnight), periodic, pattern (daily / weekly / null)."""
-    # Collected once: the plan below reads both several times.
-    windows = sessions.schedule_windows(case, settings, sessions.workers(case)).collect().lazy()
-    work = sessions.chat_work(case, settings).collect().lazy()
+    # Both collected once per run (context): the plan below reads them several times.
+    windows = sessions.case_windows(case, settings)
+    work = sessions.chat_work(case, settings)
     schedule = windows.group_by(WORKER).agg(schedule=pl.col("source").first())
     off = _off_schedule(work, windows).collect().lazy()
     local = pl.col("start").dt.convert_time_zone(case.tz)
@@ -133,8 +132,7 @@ def patterns(off: pl.DataFrame, days_worked: pl.DataFrame, weeks_in_period: int)
 
 
 def _days_worked(case: Case, settings: Settings) -> pl.DataFrame:
-    days = daily_union(sessions.platform_intervals(case, settings), case.tz)
-    return days.group_by(WORKER).agg(days_worked=pl.len()).collect()
+    return sessions.platform_days(case, settings).group_by(WORKER).agg(days_worked=pl.len())
 
 
 def _weeks_in_period(case: Case, settings: Settings) -> int:
@@ -145,6 +143,7 @@ def _weeks_in_period(case: Case, settings: Settings) -> int:
     return (dates.dt.iso_year() * 100 + dates.dt.week()).n_unique()
 
 
+@context.sharing
 def run(case: Case, settings: Settings) -> Findings:
     rule = settings.law["hidden_overtime"]
     off = offhours_sessions(case, settings).collect()

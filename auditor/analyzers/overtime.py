@@ -19,7 +19,7 @@ from __future__ import annotations
 import polars as pl
 
 from auditor import calendar
-from auditor.analyzers import worktime
+from auditor.analyzers import context, worktime
 from auditor.case import Case
 from auditor.findings import Findings, render, validate
 from auditor.law import load as load_law
@@ -108,6 +108,7 @@ def overtime(case: Case, settings: Settings) -> pl.DataFrame:
             .sort(WORKER))
 
 
+@context.sharing
 def run(case: Case, settings: Settings) -> Findings:
     law = settings.law
     owed = overtime(case, settings)

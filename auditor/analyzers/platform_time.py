@@ -17,7 +17,7 @@ import json
 
 import polars as pl
 
-from auditor.analyzers import interval_sets, sessions
+from auditor.analyzers import context, interval_sets, sessions
 from auditor.analyzers.intervals import (
     WORKING_OUTCOMES,
     daily_union,
@@ -75,6 +75,7 @@ def _evidence(frame: pl.DataFrame, finding_id: pl.Expr) -> pl.DataFrame:
     return frame.select(finding_id=finding_id, ref="refs").explode("ref").drop_nulls("ref").unnest("ref")
 
 
+@context.sharing
 def run(case: Case, settings: Settings) -> Findings:
     limits = settings.law["platform_rest_limits"]
     params = json.dumps({"max_continuous_order_hours": limits["max_continuous_order_hours"],

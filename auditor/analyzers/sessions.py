@@ -24,9 +24,9 @@ from datetime import date
 import polars as pl
 
 from auditor import calendar
-from auditor.analyzers import interval_sets
-from auditor.analyzers.intervals import online_intervals, order_intervals
-from auditor.analyzers.messages import classify
+from auditor.analyzers import context, interval_sets
+from auditor.analyzers.intervals import daily_union, online_intervals, order_intervals
+from auditor.analyzers.messages import classified
 from auditor.case import Case
 from auditor.findings import Findings
 from auditor.settings import Settings
@@ -45,8 +45,16 @@ def platform_activity(case: Case, settings: Settings) -> tuple[pl.LazyFrame, pl.
 
 def platform_intervals(case: Case, settings: Settings) -> pl.LazyFrame:
     """App online periods and order time (taking → delivery): worker_id, start, end, refs."""
-    activity, orders = platform_activity(case, settings)
-    return pl.concat([online_intervals(activity), order_intervals(orders)])
+    def build() -> pl.LazyFrame:
+        activity, orders = platform_activity(case, settings)
+        return pl.concat([online_intervals(activity), order_intervals(orders)])
+    return context.frame(case, "platform intervals", build, settings).lazy()
+
+
+def platform_days(case: Case, settings: Settings) -> pl.DataFrame:
+    """Platform time per worker and local day (intervals.daily_union of platform_intervals)."""
+    return context.frame(case, "platform days", lambda: daily_union(platform_intervals(case, settings), case.tz),
+                         settings)
 
 
 def period(case: Case, settings: Settings) -> tuple[date, date] | None:
@@ -73,7 +81,13 @@ def schedule_windows(case: Case, settings: Settings, workers: pl.Series) -> pl.L
 
 def workers(case: Case) -> pl.Series:
     names = [case.table(t).select(WORKER) for t in ("activity", "orders", "messages")]
-    return pl.concat(names).unique().collect()[WORKER].drop_nulls().sort()
+    return context.frame(case, "workers", lambda: pl.concat(names).unique())[WORKER].drop_nulls().sort()
+
+
+def case_windows(case: Case, settings: Settings) -> pl.LazyFrame:
+    """:func:`schedule_windows` of every worker in the case, once per shared run."""
+    return context.frame(case, "working windows", lambda: schedule_windows(case, settings, workers(case)),
+                         settings).lazy()
 
 
 def _mark_addressed(messages: pl.LazyFrame, participants: pl.LazyFrame) -> pl.LazyFrame:
@@ -98,13 +112,17 @@ def attributed_messages(case: Case) -> pl.LazyFrame:
     the conversation id, which differs between exports of one group. ``addressed``: the message
     speaks to the owner (a one-to-one chat, or it names them). Columns: the messages' columns,
     label, rule, is_instruction, instruction_rule, own, addressed."""
+    return context.frame(case, "attributed messages", lambda: _attributed(case)).lazy()
+
+
+def _attributed(case: Case) -> pl.LazyFrame:
     participants = case.table("participants")
-    classified = _mark_addressed(classify(case.table("messages")), participants)
+    labelled = _mark_addressed(classified(case).lazy(), participants)
     riders = (participants.filter(pl.col(WORKER).is_not_null())
               .select(sender_id="participant_id", sender_worker=WORKER).unique("sender_id"))
-    in_own_export = classified.with_columns(own=pl.col("sender_role") == OWN_SENDER, copy=pl.lit(0))
+    in_own_export = labelled.with_columns(own=pl.col("sender_role") == OWN_SENDER, copy=pl.lit(0))
     seen_by_colleagues = (
-        classified.filter(pl.col("sender_role") == "colleague")
+        labelled.filter(pl.col("sender_role") == "colleague")
         .join(riders, on="sender_id")
         .filter(pl.col("sender_worker") != pl.col(WORKER))
         .with_columns(pl.col("sender_worker").alias(WORKER), own=pl.lit(True), addressed=pl.lit(False),
@@ -186,8 +204,9 @@ def chat_sessions(messages: pl.LazyFrame, platform: pl.LazyFrame, gap_minutes: f
 def worker_chat_sessions(case: Case, settings: Settings) -> pl.LazyFrame:
     """:func:`chat_sessions` of the case with the run's gap and the law file's duty rules."""
     duty_rules = settings.law["hidden_overtime"]["standing_duty_rules"]
-    return chat_sessions(attributed_messages(case), platform_intervals(case, settings), settings.chat_gap_minutes,
-                         case.tz, duty_rules)
+    return context.frame(case, "chat sessions", lambda: chat_sessions(
+        attributed_messages(case), platform_intervals(case, settings), settings.chat_gap_minutes, case.tz, duty_rules),
+        settings).lazy()
 
 
 def chat_work(case: Case, settings: Settings) -> pl.LazyFrame:
@@ -206,7 +225,7 @@ def work_sessions(case: Case, settings: Settings) -> pl.LazyFrame:
     ])
     sessions = (interval_sets.stitch(parts, pl.col("gap"))
                 .with_columns(session_id=pl.format("{}:{}", WORKER, pl.col("start").dt.strftime("%Y%m%dT%H%M%S"))))
-    windows = schedule_windows(case, settings, workers(case))
+    windows = case_windows(case, settings)
     on = interval_sets.intersect(sessions, windows, "session_id").group_by("session_id").agg(
         on_schedule_hours=interval_sets.hours().sum())
     schedule = windows.group_by(WORKER).agg(schedule=pl.col("source").first())
@@ -218,6 +237,7 @@ def work_sessions(case: Case, settings: Settings) -> pl.LazyFrame:
                     "schedule", "refs"))
 
 
+@context.sharing
 def run(case: Case, settings: Settings) -> Findings:
     """No findings of its own: the sessions are a measure the app and the dossier show, and the
     per-session split between scheduled and unscheduled time."""

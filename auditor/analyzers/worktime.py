@@ -23,7 +23,7 @@ from datetime import timedelta
 import polars as pl
 
 from auditor import calendar
-from auditor.analyzers import interval_sets, sessions
+from auditor.analyzers import context, interval_sets, sessions
 from auditor.analyzers.intervals import daily_union
 from auditor.case import Case
 from auditor.findings import Findings, render, validate
@@ -38,22 +38,25 @@ ID = TOTAL  # the registry's progress label; this module reports all six indicat
 
 
 def chat_intervals(case: Case, settings: Settings) -> pl.LazyFrame:
-    """Off-platform chat work (sessions.chat_work), collected once: several measures read it."""
-    return sessions.chat_work(case, settings).select(WORKER, "start", "end", "refs").collect().lazy()
+    """Off-platform chat work (sessions.chat_work): worker_id, start, end, refs."""
+    return sessions.chat_work(case, settings).select(WORKER, "start", "end", "refs")
 
 
-def work_intervals(case: Case, settings: Settings, chat: pl.LazyFrame | None = None) -> pl.LazyFrame:
+def work_intervals(case: Case, settings: Settings) -> pl.LazyFrame:
     """Platform time and off-platform chat work: worker_id, start, end, refs."""
-    chat = chat_intervals(case, settings) if chat is None else chat
-    return pl.concat([sessions.platform_intervals(case, settings), chat])
+    return pl.concat([sessions.platform_intervals(case, settings), chat_intervals(case, settings)])
 
 
-def worker_days(case: Case, settings: Settings, chat: pl.LazyFrame | None = None) -> pl.DataFrame:
+def worker_days(case: Case, settings: Settings) -> pl.DataFrame:
     """Hours per worker and local day, each minute once, with the day's kind and extended hours.
     Columns: worker_id, date, hours, chat_hours (off-platform chat work alone), first_start,
-    last_end, refs, day_kind, holiday_name, extended_hours."""
-    chat = chat_intervals(case, settings) if chat is None else chat
-    days = daily_union(work_intervals(case, settings, chat), case.tz).collect()
+    last_end, refs, day_kind, holiday_name, extended_hours. Once per shared run (context)."""
+    return context.frame(case, "worker days", lambda: _worker_days(case, settings).lazy(), settings)
+
+
+def _worker_days(case: Case, settings: Settings) -> pl.DataFrame:
+    chat = chat_intervals(case, settings)
+    days = daily_union(work_intervals(case, settings), case.tz).collect()
     chat = daily_union(chat, case.tz).select(WORKER, "date", chat_hours="hours").collect()
     if days.is_empty():
         kinds = pl.DataFrame(schema={"date": pl.Date, "day_kind": pl.String, "holiday_name": pl.String})
@@ -125,10 +128,10 @@ def weekly_hours(days: pl.DataFrame, law: dict, params: dict) -> tuple[pl.DataFr
     return found, _evidence(weeks, WEEKLY, period)
 
 
-def _merged(case: Case, settings: Settings, chat: pl.LazyFrame) -> pl.DataFrame:
+def _merged(case: Case, settings: Settings) -> pl.DataFrame:
     """Working periods (union of all work intervals, not split at midnight), with the start of
     the next one (null after the last)."""
-    return (interval_sets.union(work_intervals(case, settings, chat), refs="refs").collect()
+    return (interval_sets.union(work_intervals(case, settings), refs="refs").collect()
             .with_columns(next_start=pl.col("start").shift(-1).over(WORKER)))
 
 
@@ -232,16 +235,16 @@ def daily_rest(merged: pl.DataFrame, tz: str, params: dict) -> tuple[pl.DataFram
     return found, _evidence(short, DAILY_REST, period)
 
 
+@context.sharing
 def run(case: Case, settings: Settings) -> Findings:
     law = settings.law
-    chat = chat_intervals(case, settings)
-    days = worker_days(case, settings, chat)
+    days = worker_days(case, settings)
     if days.is_empty():
         return Findings.empty()
     params = {"timezone": case.tz, "chat_gap_minutes": settings.chat_gap_minutes,
               "excluded_platforms": list(settings.excluded_platforms), "hours_system": settings.hours_system,
               "working_time": "app online + order time (taking → delivery) + off-platform chat work, each minute once"}
-    merged = _merged(case, settings, chat)
+    merged = _merged(case, settings)
     parts = [totals(days, law, params), weekly_hours(days, law, params),
              weekly_rest(merged, days, case.tz, law, params), monthly_extension(days, law, params),
              daily_extension(days, law, params), daily_rest(merged, case.tz, params)]

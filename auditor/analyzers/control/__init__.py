@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from auditor.analyzers import scorecard
+from auditor.analyzers import context, scorecard
 from auditor.analyzers.control import (
     assignment,
     deadlines,
@@ -64,6 +64,7 @@ def measure(case: Case, settings: Settings) -> tuple[pl.DataFrame, dict[str, pl.
     return measured, tables, inputs
 
 
+@context.sharing
 def run(case: Case, settings: Settings) -> Findings:
     measured, tables, inputs = measure(case, settings)
     table = scored(measured, settings)

@@ -19,8 +19,9 @@ from functools import cached_property
 import polars as pl
 
 from auditor import law
-from auditor.analyzers.intervals import REF, daily_union, online_intervals, order_intervals
-from auditor.analyzers.messages import classify
+from auditor.analyzers.daily_hours import daily_hours
+from auditor.analyzers.intervals import REF, online_intervals
+from auditor.analyzers.messages import classified
 from auditor.case import Case
 from auditor.findings import Findings, render, validate
 from auditor.settings import Settings
@@ -153,42 +154,49 @@ class Inputs:
 
     @cached_property
     def activity(self) -> pl.DataFrame:
-        return self.table("activity").collect()
+        """Activity events other than GPS positions (sessions, check-ins, sanctions …). Positions
+        are most of the table; they are read, projected, once, for ``pings``."""
+        return self.table("activity").filter(pl.col("kind") != "gps").collect()
 
     @cached_property
     def messages(self) -> pl.DataFrame:
         """Messages with the lexicon's labels and ``is_instruction`` (auditor.analyzers.messages)."""
-        return classify(self.table("messages")).collect()
+        return classified(self.case)
 
     @cached_property
     def working_days(self) -> pl.DataFrame:
         """Hours per worker and local day: app online periods ∪ order time, overlaps once."""
-        intervals = pl.concat([online_intervals(self.activity.lazy()), order_intervals(self.orders.lazy())])
-        return daily_union(intervals, self.case.tz).collect()
+        return daily_hours(self.case).collect()
 
     @cached_property
     def pings(self) -> pl.DataFrame:
         """GPS positions taken while the worker was online on some app: worker_id, ts, lon, lat,
         app (true for the platform's own log, false for the worker's phone), src, src_row.
         A position outside every online period is not working time and is left out."""
-        online = online_intervals(self.activity.lazy()).select("worker_id", "start", "end").collect().sort("start")
-        gps = (self.activity.filter((pl.col("kind") == "gps") & pl.col("lon").is_not_null() & pl.col("lat").is_not_null())
-               .select("worker_id", "ts", "lon", "lat", "platform", "src", "src_row").sort("ts"))
+        # Both sides sorted by worker then time, once: the as-of join keeps the left order, so
+        # the result comes out in the (worker, ts) order the indicators read it in, with no
+        # second sort of millions of rows.
+        online = (online_intervals(self.table("activity")).select("worker_id", "start", "end").collect()
+                  .sort("worker_id", "start"))
+        gps = (self.table("activity")
+               .filter((pl.col("kind") == "gps") & pl.col("lon").is_not_null() & pl.col("lat").is_not_null())
+               .select("worker_id", "ts", "lon", "lat", "platform", "src", "src_row").collect()
+               .sort("worker_id", "ts"))
         return (gps.join_asof(online, left_on="ts", right_on="start", by="worker_id", strategy="backward",
                               check_sortedness=False)
                 .filter(pl.col("ts") <= pl.col("end"))
                 .select("worker_id", "ts", "lon", "lat", "src", "src_row", app=pl.col("platform").is_not_null(),
-                        online_start="start")
-                .sort("worker_id", "ts"))
+                        online_start="start"))
 
     @cached_property
     def window_days(self) -> int:
         """Days the case's orders and activity span, first to last local date."""
-        dates = pl.concat([self.orders.select(ts="dispatched_at"), self.activity.select("ts")]).select(
-            pl.col("ts").dt.convert_time_zone(self.case.tz).dt.date())
-        if dates.height == 0:
+        stamps = pl.concat([self.table("orders").select(ts="dispatched_at"), self.table("activity").select("ts")])
+        first, last = stamps.select(first=pl.col("ts").min(), last=pl.col("ts").max()).collect().row(0)
+        if first is None:
             return 0
-        return (dates["ts"].max() - dates["ts"].min()).days + 1
+        local = pl.Series([first, last]).dt.convert_time_zone(self.case.tz).dt.date()
+        return (local[1] - local[0]).days + 1
 
     @cached_property
     def stations(self) -> pl.DataFrame:
@@ -205,5 +213,6 @@ class Inputs:
     @cached_property
     def workers(self) -> pl.DataFrame:
         """Every worker seen in orders, activity or messages."""
-        return pl.concat([self.orders.select("worker_id"), self.activity.select("worker_id"),
-                          self.messages.select("worker_id")]).unique().sort("worker_id")
+        seen = [self.table("orders").select("worker_id"), self.table("activity").select("worker_id"),
+                self.messages.lazy().select("worker_id")]
+        return pl.concat(seen).unique().sort("worker_id").collect()

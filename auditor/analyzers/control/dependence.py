@@ -54,8 +54,12 @@ def continuity(inputs: Inputs) -> pl.LazyFrame:
     span = inputs.window_days
     if span == 0:
         return rows(pl.DataFrame(), CONTINUITY)
+    # one row cited per day worked: the day's first row in source order, so every run (and every
+    # engine) cites the same row whatever order the day's rows were gathered in
+    field = pl.element().struct.field
+    first_row = pl.col("refs").list.eval(pl.element().sort_by(field("table"), field("src"), field("src_row")).first())
     per_worker = inputs.working_days.group_by("worker_id").agg(
-        n=pl.len(), weeks=(pl.col("date").dt.week()).n_unique(), refs=pl.col("refs").list.first().drop_nulls())
+        n=pl.len(), weeks=(pl.col("date").dt.week()).n_unique(), refs=first_row.list.first().drop_nulls())
     return rows(per_worker.with_columns(
         value=pl.col("n") / span,
         detail_zh=pl.format("本案 {} 天中工作了 {} 天，分布在 {} 个自然周", pl.lit(span), "n", "weeks"),

@@ -1,0 +1,292 @@
+"""The Spark engine: the same polars analyzers, run per group of workers on Apache Spark.
+
+No indicator is implemented twice. Spark only moves rows: it reads the saved case's Parquet files
+(local, HDFS or S3-style paths), routes every per-worker row to the *bucket* of its worker
+(``pmod(hash(worker_id), buckets)``), and in ``groupBy(bucket).applyInArrow`` hands each bucket's
+rows (Arrow in) to ``auditor.analyzers.run_all`` on a Case of its own; the results go back as Arrow
+IPC payloads (Arrow out) and are concatenated on the driver.
+
+Several tables per group: ``applyInArrow`` gives a group one Arrow table and ``cogroup`` only two
+frames, while a worker has five tables (orders, activity, messages, schedules, offers). So the
+tables are tagged and unioned into one frame (``unionByName`` with ``_table`` naming the table;
+the canonical tables use each shared column name with one type, so columns line up and a table's
+rows leave the other tables' columns null), grouped once, and split again by ``_table`` inside the
+group. This costs one shuffle and keeps Spark's typed columns (no per-table serialisation pass).
+
+Case-wide small tables (zones, relations, participants) and the case time zone go to every group
+as a broadcast. A worker's record also holds what they wrote in colleagues' exports of a shared
+group chat (``sessions.attributed_messages``), and a message is read with the rest of its
+conversation (instructions before it, how many people take part): so each conversation in which
+a colleague mapped to worker W wrote is routed to W's bucket too, whole. Every row carries
+``_for``, the worker whose bucket it was routed to; a bucket keeps only the results of the
+workers it is home for (findings, evidence, measures with a ``worker_id``), so a worker's
+results come from exactly one bucket and carry no partial copies.
+
+Results that are about a population rather than a worker are computed after the buckets:
+``rate_changes`` per platform and ``deadline_weeks``/``deadline_compression`` per station, each in
+``applyInArrow`` over that platform's or station's orders with the analyzers' own functions; the
+scorecard's ``measurability``, ``stations``, ``platforms`` and ``inspection_sample`` by the
+scorecard functions on the collected per-worker scored table (small: one row per worker and
+indicator).
+
+What is not the same as the local engine, and why: a few indicators compare a worker with a
+reference the analyzers compute from *all the rows they are given* (the analyzers take no
+reference from outside). In a bucket that is the bucket's workers, not the case's:
+``POPULATION_INDICATORS`` below. With one bucket (the default up to ``WORKERS_PER_BUCKET``
+workers) every finding equals the local engine's; with more, every other finding still does
+(tests/test_spark_engine.py checks both). The number of buckets depends only on the data and the
+``buckets`` argument, never on the cluster, so a run is reproducible; it is recorded in the
+``spark_engine`` measure.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections import defaultdict
+from collections.abc import Callable
+
+import polars as pl
+
+from auditor import analyzers, schema
+from auditor.analyzers import scorecard
+from auditor.analyzers.control import deadlines, pay
+from auditor.analyzers.control.common import Inputs
+from auditor.case import MANIFEST, Case
+from auditor.findings import Findings
+from auditor.settings import Settings
+
+WORKER = "worker_id"
+PER_WORKER_TABLES = ("orders", "activity", "messages", "schedules", "offers")
+BROADCAST_TABLES = ("zones", "relations", "participants")
+WORKERS_PER_BUCKET = 500  # one bucket is a city-sized polars run; the count follows the data only
+PAYLOAD = "bucket int, kind string, name string, payload binary"
+
+# Indicators whose reference is computed from every row the analyzer sees (so, in a bucket, from
+# the bucket's workers), and the reference. Their findings match the local engine with one bucket.
+POPULATION_INDICATORS = {
+    "deadline-tightness": "realistic time = median actual time of all orders in the distance band",
+    "deadline-compression": "the same median-based ratio, trended",
+    "penalty-share": "its detail counts fines on orders tighter than that median",
+    "pay-rate-cut": "the platform's per-km rate change, fitted on all its orders",
+    "work-continuity": "days the case spans (first to last date of all orders and activity)",
+    "working-time-total": "the case period (first to last day anyone worked) and its workdays",
+    "weekly-rest-missing": "the full weeks inside the case period",
+    "offhours-substantive-work": "weeks in the case period, in the pattern sentence",
+    "overtime-pay-owed": "the minimum wage in force on the case's last day, when no wage is entered",
+}
+# Measures about the population, rebuilt after the buckets (everything else has a worker_id).
+POPULATION_MEASURES = ("rate_changes", "deadline_weeks", "deadline_compression", "measurability", "stations",
+                       "platforms", "inspection_sample")
+
+
+def require_spark():
+    """pyspark, imported on first use: the extra is optional."""
+    try:
+        import pyspark  # noqa: F401
+        from pyspark.sql import SparkSession, functions
+    except ImportError:
+        raise ImportError("the spark engine needs pyspark: pip install -e '.[spark]' "
+                          "(and Java 17 or later: java -version)") from None
+    return SparkSession, functions
+
+
+def session(master: str | None = None):
+    """A SparkSession in UTC (the canonical time basis). Under spark-submit the master and
+    resources come from spark-submit; otherwise ``master`` (default ``local[*]``)."""
+    SparkSession, _ = require_spark()
+    builder = (SparkSession.builder.appName("platform-work-auditor")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+    if master:
+        builder = builder.master(master)
+    return builder.getOrCreate()
+
+
+def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: int | None = None) -> Findings:
+    """Run every analyzer over the case saved at ``case_dir`` (``Case.save`` / ``auditor ingest``;
+    any path Spark reads: a folder, ``hdfs://…``, ``s3a://…``) and return the findings, evidence
+    and measures, as ``analyzers.run_all`` does."""
+    _, F = require_spark()
+    settings = settings or Settings()
+    settings.law  # fail early and clearly on an unknown jurisdiction
+    spark = spark or session()
+    case_dir = str(case_dir).rstrip("/")
+    tz = json.loads(spark.read.text(f"{case_dir}/{MANIFEST}", wholetext=True).first()[0])["timezone"]
+    tables = {name: _read(spark, case_dir, name) for name in schema.TABLES}
+    small = {name: _to_polars(tables[name], name) for name in BROADCAST_TABLES}
+    n_workers = (tables["orders"].select(WORKER).union(tables["activity"].select(WORKER))
+                 .union(tables["messages"].select(WORKER)).distinct().count())
+    buckets = buckets or max(1, math.ceil(n_workers / WORKERS_PER_BUCKET))
+    broadcast = spark.sparkContext.broadcast({name: _ipc(frame) for name, frame in small.items()})
+
+    routed = _routed(tables, small["participants"], buckets, F)
+    payloads = routed.groupBy("_bucket").applyInArrow(
+        lambda rows: _analyse_bucket(rows, broadcast, tz, settings), PAYLOAD)
+    parts = _collect(payloads)
+    orders = tables["orders"]
+    parts["measure"].update(_collect(_per_group(orders, "platform", _platform_measures, tz, settings))["measure"])
+    parts["measure"].update(_collect(_per_group(orders, "station_id", _station_measures, tz, settings))["measure"])
+
+    measures = {name: _concat(frames) for name, frames in parts["measure"].items()}
+    measures.update(_population_measures(measures, _concat(parts["station_of"]["-"]),
+                                         _concat(parts["worker_platforms"]["-"]), settings))
+    for group_measures in (_platform_measures, _station_measures):
+        for name, frame in group_measures(Inputs(Case({}, tz=tz), settings)).items():
+            measures.setdefault(name, frame)  # no platform or station in the case: the empty table
+    measures["spark_engine"] = pl.DataFrame(
+        {"buckets": buckets, "workers": n_workers, "workers_per_bucket": WORKERS_PER_BUCKET,
+         "equal_to_local": buckets == 1, "population_indicators": [sorted(POPULATION_INDICATORS)]})
+    findings = _concat(parts["findings"]["-"])
+    evidence = _concat(parts["evidence"]["-"])
+    return Findings(findings, evidence, measures)
+
+
+def _read(spark, case_dir: str, name: str):
+    """One canonical table as a Spark DataFrame, in canonical column order."""
+    return spark.read.parquet(f"{case_dir}/{name}.parquet").select(*schema.TABLES[name])
+
+
+def _to_polars(frame, table: str) -> pl.DataFrame:
+    """A small Spark DataFrame collected to the driver as polars (Arrow all the way)."""
+    import pyarrow as pa
+
+    if hasattr(frame, "toArrow"):  # pyspark 4
+        arrow = frame.toArrow()
+    else:  # pyspark 3.5
+        arrow = pa.Table.from_batches(frame._collect_as_arrow(), schema=None)
+    return _canonical(pl.from_arrow(arrow), table)
+
+
+def _canonical(frame: pl.DataFrame, table: str) -> pl.DataFrame:
+    if frame.height == 0:
+        return schema.empty(table)
+    return frame.select(pl.col(c).cast(t) for c, t in schema.TABLES[table].items())
+
+
+def _routed(tables: dict, participants: pl.DataFrame, buckets: int, F):
+    """Per-worker rows of every table tagged with ``_table`` and the worker ``_for`` whose bucket
+    they go to; a conversation in which a colleague mapped to worker W wrote goes to W as well."""
+    spark = tables["orders"].sparkSession
+    riders = (participants.filter(pl.col(WORKER).is_not_null())
+              .select(sender_id="participant_id", _for=WORKER).unique())
+    riders = spark.createDataFrame(riders.to_arrow()) if riders.height else None
+    own = [tables[name].withColumn("_table", F.lit(name)).withColumn("_for", F.col(WORKER))
+           for name in PER_WORKER_TABLES]
+    frames = own
+    if riders is not None:
+        messages = tables["messages"]
+        shared = (messages.filter(F.col("sender_role") == "colleague")
+                  .join(F.broadcast(riders), "sender_id")
+                  .filter(F.col("_for") != F.col(WORKER))
+                  .select(WORKER, "conversation_id", "_for").distinct())
+        copies = messages.join(shared, [WORKER, "conversation_id"]).withColumn("_table", F.lit("messages"))
+        frames = [*own, copies]
+    union = frames[0]
+    for frame in frames[1:]:
+        union = union.unionByName(frame, allowMissingColumns=True)
+    # a conversation W owns and also wrote in as a colleague's copy arrives twice when both
+    # routes meet in one bucket; the bucket drops the repeat (cheaper than a shuffle here)
+    return union.withColumn("_bucket", F.pmod(F.hash("_for"), F.lit(buckets)))
+
+
+def _ipc(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer, compression="lz4")
+    return buffer.getvalue()
+
+
+def _frame(payload: bytes) -> pl.DataFrame:
+    return pl.read_ipc(io.BytesIO(payload))
+
+
+def _payload_table(bucket: int, rows: list[tuple[str, str, pl.DataFrame]]):
+    import pyarrow as pa
+
+    return pa.table({"bucket": pa.array([bucket] * len(rows), pa.int32()),
+                     "kind": [kind for kind, _, _ in rows], "name": [name for _, name, _ in rows],
+                     "payload": pa.array([_ipc(frame) for _, _, frame in rows], pa.binary())})
+
+
+def _analyse_bucket(rows, broadcast, tz: str, settings: Settings):
+    """Inside Spark: one bucket's rows → run_all → the results of the workers it is home for."""
+    data = pl.from_arrow(rows)
+    bucket = int(data["_bucket"][0])
+    home = data.select(pl.col("_for").unique())
+    # Rows in the case's own order (source file, then line), which is the order the local engine
+    # reads: where an analyzer keeps the first of equals (a day's first evidence row) or sums
+    # floats, the same order gives the same figures to the last digit.
+    tables = {name: _canonical(data.filter(pl.col("_table") == name), name).unique(maintain_order=True)
+              .sort("src", "src_row", maintain_order=True) for name in PER_WORKER_TABLES}
+    tables.update({name: _frame(payload) for name, payload in broadcast.value.items()})
+    case = Case({name: frame.lazy() for name, frame in tables.items()}, tz=tz)
+    result = analyzers.run_all(case, settings)
+    mine = lambda frame: frame.join(home, left_on=WORKER, right_on="_for", how="semi")
+    findings = mine(result.findings)
+    out = [("findings", "-", findings),
+           ("evidence", "-", result.evidence.join(findings.select("finding_id"), on="finding_id", how="semi")),
+           ("station_of", "-", mine(Inputs(case, settings).stations.select(WORKER, "station_id"))),
+           ("worker_platforms", "-", mine(tables["orders"].select(WORKER, "platform").unique()))]
+    for name, frame in result.measures.items():
+        if name in POPULATION_MEASURES:
+            continue
+        if WORKER not in frame.columns:
+            raise ValueError(f"measure {name!r} has no worker_id: add it to POPULATION_MEASURES in "
+                             "auditor/engines/spark.py with how to build it from all workers")
+        out.append(("measure", name, mine(frame)))
+    return _payload_table(bucket, out)
+
+
+def _platform_measures(inputs: Inputs) -> dict[str, pl.DataFrame]:
+    return {"rate_changes": pay.rate_changes(inputs)}
+
+
+def _station_measures(inputs: Inputs) -> dict[str, pl.DataFrame]:
+    ratios = deadlines.order_ratios(inputs)
+    return {"deadline_weeks": deadlines.station_weeks(ratios),
+            "deadline_compression": deadlines.station_compression(ratios)}
+
+
+def _analyse_group(rows, tz: str, settings: Settings, measures: Callable[[Inputs], dict]):
+    """Inside Spark: one platform's or station's orders → the measures about it."""
+    orders = _canonical(pl.from_arrow(rows).drop("_bucket"), "orders")
+    inputs = Inputs(Case({"orders": orders.lazy()}, tz=tz), settings)
+    return _payload_table(0, [("measure", name, frame) for name, frame in measures(inputs).items()])
+
+
+def _per_group(orders, key: str, measures: Callable[[Inputs], dict], tz: str, settings: Settings):
+    _, F = require_spark()
+    keyed = orders.filter(F.col(key).isNotNull()).withColumn("_bucket", F.col(key))
+    return keyed.groupBy("_bucket").applyInArrow(lambda rows: _analyse_group(rows, tz, settings, measures), PAYLOAD)
+
+
+def _collect(payloads) -> dict[str, dict[str, list[pl.DataFrame]]]:
+    """kind → name → frames, in bucket order (so a run's output order is reproducible)."""
+    parts: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for row in payloads.orderBy("bucket", "kind", "name").collect():
+        frame = _frame(bytes(row["payload"]))
+        if frame.width:
+            parts[row["kind"]][row["name"]].append(frame)
+    return parts
+
+
+def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+
+
+def _population_measures(measures: dict[str, pl.DataFrame], station_of: pl.DataFrame,
+                         worker_platforms: pl.DataFrame, settings: Settings) -> dict[str, pl.DataFrame]:
+    """The scorecard's population measures from the per-worker scored table and scorecards."""
+    table, card = measures.get("control_indicators"), measures.get("scorecard")
+    if table is None or card is None:
+        return {}
+    card = card.sort(WORKER)
+    workers = card.select(WORKER)
+    return {
+        "measurability": scorecard.measurability(table, workers),
+        "stations": scorecard.stations(card, table, station_of),
+        "platforms": scorecard.platforms(card, table, worker_platforms),
+        "inspection_sample": scorecard.inspection_sample(card, max(1, round(card.height * 0.1)),
+                                                         settings.inspection_seed),
+    }
