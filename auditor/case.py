@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -52,9 +54,12 @@ class Case:
     sources: list[Source] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
 
+    origin: Path | None = field(default=None, compare=False, repr=False)  # the saved case it was loaded from
+
     def __post_init__(self) -> None:
         for name in schema.TABLES:
             self.tables.setdefault(name, schema.empty(name).lazy())
+        self._as_loaded = dict(self.tables) if self.origin else {}
 
     def table(self, name: str) -> pl.LazyFrame:
         return self.tables[name]
@@ -72,10 +77,17 @@ class Case:
         return next(s for s in self.sources if s.src == src)
 
     def save(self, directory: str | Path) -> Path:
+        """Write Parquet + manifest. A table still as loaded from a saved case is linked (or copied)
+        from there instead of rewritten: saving a city-sized case again would cost most of an audit."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         for name, frame in self.tables.items():
-            schema.validate(name, frame).write_parquet(directory / f"{name}.parquet")
+            target = directory / f"{name}.parquet"
+            source = self.origin / f"{name}.parquet" if self.origin else None
+            if source and frame is self._as_loaded.get(name) and source.is_file():
+                _link_or_copy(source, target)
+            else:
+                schema.validate(name, frame).write_parquet(target)
         (directory / MANIFEST).write_text(json.dumps(self.manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         return directory
 
@@ -89,11 +101,21 @@ class Case:
         tables = {name: pl.scan_parquet(directory / f"{name}.parquet") for name in schema.TABLES
                   if (directory / f"{name}.parquet").is_file()}
         return cls(tables=tables, tz=manifest["timezone"], settings=manifest.get("settings", {}),
-                   sources=[Source.from_dict(s) for s in manifest["sources"]])
+                   sources=[Source.from_dict(s) for s in manifest["sources"]], origin=directory)
 
     @staticmethod
     def is_saved(directory: str | Path) -> bool:
         return (Path(directory) / MANIFEST).is_file()
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    if target.exists() and target.samefile(source):
+        return
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not allowed
+        shutil.copyfile(source, target)
 
 
 def sha256(path: Path) -> str:

@@ -36,3 +36,16 @@ def test_load_of_a_folder_that_is_not_a_case(tmp_path):
 def test_missing_tables_are_empty_with_schema(small_case):
     assert small_case.table("messages").collect().height == 0
     assert small_case.table("zones").collect_schema()["geometry"] == pl.Binary
+
+
+def test_saving_a_loaded_case_links_unchanged_tables_and_rewrites_changed_ones(small_case, tmp_path):
+    small_case.save(tmp_path / "a")
+    loaded = Case.load(tmp_path / "a")
+    loaded.tables["orders"] = loaded.table("orders").filter(pl.col("worker_id") == "R2").head(1)
+    loaded.save(tmp_path / "b")
+    assert (tmp_path / "b" / "activity.parquet").samefile(tmp_path / "a" / "activity.parquet")
+    assert not (tmp_path / "b" / "orders.parquet").samefile(tmp_path / "a" / "orders.parquet")
+    again = Case.load(tmp_path / "b")
+    assert again.table("orders").collect().height == 1
+    assert_frame_equal(again.table("activity").collect(), small_case.table("activity").collect())
+    assert again.manifest == small_case.manifest
