@@ -48,9 +48,12 @@ def _print_ingest(case: Case) -> None:
     for col in ("source", "file", "format", "read", "kept", "rejected", "problem"):
         table.add_column(col, justify="right" if col in ("read", "kept", "rejected") else "left")
     for s in case.sources:
-        first = f"line {s.rejected[0].line}: {s.rejected[0].reason}" if s.rejected else ""
+        # duplicates are counted, not listed: the first rejection shown is one the file itself holds
+        first = next((f"first: line {r.line}, {r.reason}" for r in s.rejected if r.code != "row-duplicate"), "")
+        removed = s.detected.get("duplicates removed")
+        notes = [s.detected.get("warning", ""), f"{removed} duplicate(s) removed" if removed else "", first]
         table.add_row(s.src, s.path, s.connector or "—", str(s.rows_read), str(s.rows_kept), str(s.rows_rejected),
-                      s.error or first, style="red" if s.error else None)
+                      s.error or "; ".join(n for n in notes if n), style="red" if s.error else None)
     console.print(table)
     if unread := [s for s in case.sources if s.error]:
         err.print(f"[yellow]{len(unread)} file(s) not read[/]; the others were. Details in the manifest.")

@@ -52,19 +52,16 @@ def platform_of(path: Path) -> str | None:
 def read(path: Path, options: ReadOptions) -> ReadResult:
     text, encoding = decode(path)
     raw, rejections, rows_read = read_csv_rows(path, text, required=COLUMNS)
-    times = raw["event_time"].drop_nulls().str.strip_chars()
-    epoch = times.str.contains(r"^-?\d+$")
-    iso = times.str.contains(r"^\d{4}-\d{2}-\d{2}")
-    if epoch.sum() > iso.sum():  # values that look like neither do not vote
-        # 13 digits is milliseconds until the year 2286; 10 digits is seconds
-        unit = "ms" if times.filter(epoch).str.len_chars().median() >= 12 else "s"
-        ts = pl.from_epoch(pl.col("event_time").str.strip_chars().cast(pl.Int64, strict=False), time_unit=unit)
-        ts = ts.dt.cast_time_unit("us").dt.replace_time_zone("UTC")
-        basis = f"epoch {'milliseconds' if unit == 'ms' else 'seconds'} (UTC)"
-    else:
-        ts = pl.when(~pl.col("event_time").str.contains(r"^\s*-?\d+\s*$")).then(iso_time("event_time", options.tz))
-        naive = int((~times.filter(~epoch).str.contains(OFFSET)).sum())
-        basis = "ISO 8601 with offset" + (f"; {naive} value(s) without one read in {options.tz}" if naive else "")
+    frame, bad, basis = events(raw, path, options.tz)
+    detected = {"format": "platform activity CSV", "encoding": encoding, "time basis": basis,
+                **platform_note(path)}
+    return ReadResult({"activity": finish("activity", frame)}, rows_read, rejections + bad, detected)
+
+
+def events(raw: pl.DataFrame, path: Path, tz: str) -> tuple[pl.DataFrame, list[Rejection], str]:
+    """App events (all-String ``COLUMNS`` + ``src_row``) as canonical activity rows, with the
+    rejections and the time basis decided for the file. Shared with the JSON event logs."""
+    ts, basis = _event_times(raw["event_time"], tz)
     kind = pl.col("event").str.strip_chars().str.to_lowercase().replace_strict(EVENTS, default=None,
                                                                                return_dtype=pl.String)
     parsed = {"ts": (ts, "event_time"), "kind": (kind, "event"), "lon": (number("lon"), "lon"),
@@ -73,9 +70,29 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     unplaced = frame.filter((pl.col("kind") == "gps") & (pl.col("lon").is_null() | pl.col("lat").is_null()))
     bad += [Rejection(line, "row-missing-field", "a gps event needs lon and lat") for line in unplaced["src_row"]]
     frame = frame.join(unplaced.select("src_row"), on="src_row", how="anti", maintain_order="left")
+    platform = pl.lit(platform_of(path), pl.String)
+    frame = frame.with_columns(worker_id=pl.col("rider_id").str.strip_chars(), platform=platform)
+    return frame, bad, basis
+
+
+def _event_times(values: pl.Series, tz: str) -> tuple[pl.Expr, str]:
+    """The parse of ``event_time``: epoch (seconds or milliseconds, UTC) or ISO 8601, decided once
+    from all the file's values."""
+    times = values.drop_nulls().str.strip_chars()
+    epoch = times.str.contains(r"^-?\d+$")
+    iso = times.str.contains(r"^\d{4}-\d{2}-\d{2}")
+    if epoch.sum() > iso.sum():  # values that look like neither do not vote
+        # 13 digits is milliseconds until the year 2286; 10 digits is seconds
+        unit = "ms" if times.filter(epoch).str.len_chars().median() >= 12 else "s"
+        ts = pl.from_epoch(pl.col("event_time").str.strip_chars().cast(pl.Int64, strict=False), time_unit=unit)
+        return (ts.dt.cast_time_unit("us").dt.replace_time_zone("UTC"),
+                f"epoch {'milliseconds' if unit == 'ms' else 'seconds'} (UTC)")
+    ts = pl.when(~pl.col("event_time").str.contains(r"^\s*-?\d+\s*$")).then(iso_time("event_time", tz))
+    naive = int((~times.filter(~epoch).str.contains(OFFSET)).sum())
+    return ts, "ISO 8601 with offset" + (f"; {naive} value(s) without one read in {tz}" if naive else "")
+
+
+def platform_note(path: Path) -> dict[str, str]:
     platform = platform_of(path)
-    frame = frame.with_columns(worker_id=pl.col("rider_id").str.strip_chars(), platform=pl.lit(platform, pl.String))
-    detected = {"format": "platform activity CSV", "encoding": encoding, "time basis": basis,
-                "platform": f"{platform} (from folder {path.parent.name})" if platform else "unknown (folder "
-                f"{path.parent.name!r} does not name one; expected platform_<x>)"}
-    return ReadResult({"activity": finish("activity", frame)}, rows_read, rejections + bad, detected)
+    return {"platform": f"{platform} (from folder {path.parent.name})" if platform else "unknown (folder "
+            f"{path.parent.name!r} does not name one; expected platform_<x>)"}

@@ -20,8 +20,10 @@ import codecs
 import csv
 import fnmatch
 import io
+import json
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -29,6 +31,9 @@ import polars as pl
 from auditor import schema
 
 HEAD_BYTES = 4096
+BINARY = {".xlsx": b"PK\x03\x04", ".parquet": b"PAR1"}  # table files read by their typed readers: suffix -> magic bytes
+# fastexcel writes a time-of-day cell (a fraction of a day) as a moment of Excel's day 0
+EXCEL_DAY_ZERO = "1899-12-31"
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,12 @@ class SourceError(ValueError):
         super().__init__(f"{where}: {reason}")
 
 
+def owner_unknown(path: Path, why: str, folder: str = "chats", example: str = "R0007") -> SourceError:
+    """The error for an export that does not say whose it is: ``why``, and how to say it in case.toml."""
+    return SourceError(path, f'{why}: set its owner in case.toml [owners] (e.g. "{folder}/{path.name}" = "{example}")',
+                       code="file-owner-unknown")
+
+
 REJECTION_CODES = {
     "row-wrong-field-count": "the row has a different number of fields than the header",
     "row-unparseable-timestamp": "a timestamp could not be parsed",
@@ -120,6 +131,74 @@ def decode(path: Path, data: bytes | None = None) -> tuple[str, str]:
             line = data[: utf8_error.start].count(b"\n") + 1
             raise SourceError(path, "bytes are neither UTF-8 nor GB18030/GBK; re-export the file as UTF-8",
                               line=line, code="file-encoding") from None
+
+
+def load_json(path: Path) -> tuple[object, str]:
+    """Decode and parse a JSON export. Returns (data, encoding). A file that does not parse as a
+    whole (cut off, damaged) is a SourceError naming the line where the JSON breaks."""
+    text, encoding = decode(path)
+    try:
+        return json.loads(text), encoding
+    except json.JSONDecodeError as err:
+        raise SourceError(path, f"not valid JSON ({err.msg}, column {err.colno}); a cut-off export cannot be read,"
+                          " export it again", line=err.lineno, code="file-unreadable") from None
+
+
+def cell_text(value) -> str | None:
+    """A JSON value as the text a CSV cell would hold; objects and lists stay JSON so they fail to parse visibly."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bool, dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def record_rows(records: list[dict | None], fields: tuple[str, ...], noun: str) -> tuple[pl.DataFrame, list[Rejection]]:
+    """JSON records, each already reduced to its fields (``None`` for one that is not an object),
+    as an all-String frame with ``src_row`` = the record's 1-based position; the ``None`` ones
+    are rejected by position."""
+    rejections = [Rejection(i, "row-malformed", f"{noun} {i} is not an object")
+                  for i, record in enumerate(records, start=1) if record is None]
+    kept = [(i, record) for i, record in enumerate(records, start=1) if record is not None]
+    frame = pl.DataFrame([record for _, record in kept], schema={f: pl.String for f in fields}, orient="row")
+    return frame.with_columns(src_row=pl.Series([i for i, _ in kept], dtype=pl.Int64)), rejections
+
+
+def table_header(path: Path, head: bytes) -> list[str]:
+    """The column names of an Excel ``.xlsx`` (first sheet) or Parquet file. Raises ValueError when
+    the file is not one (wrong magic bytes, or damaged)."""
+    suffix = path.suffix.lower()
+    if not head.startswith(BINARY[suffix]):
+        raise ValueError(f"not a {suffix} file")
+    try:
+        header = (pl.read_parquet_schema(path) if suffix == ".parquet"
+                  else pl.read_excel(path, read_options={"n_rows": 0}).schema).keys()
+    except Exception as err:  # the Excel and Parquet readers each raise their own error types for a damaged file
+        raise ValueError(f"not a readable {suffix} file: {str(err).splitlines()[0]}") from None
+    return [str(h).strip() for h in header]
+
+
+def table_rows(path: Path, stamp: str) -> pl.DataFrame:
+    """An Excel (first sheet) or Parquet table as the all-String frame a CSV gives, so one parse
+    serves every layout: date-time cells written with ``stamp``, date cells ``%Y-%m-%d``, time
+    cells ``%H:%M:%S`` (also a time-of-day on Excel's day 0, in a column of mixed cells).
+    ``src_row`` is the row number as Excel shows it (header = 1), the record number in Parquet."""
+    suffix = path.suffix.lower()
+    table = pl.read_parquet(path) if suffix == ".parquet" else pl.read_excel(path, sheet_id=1)
+    formats = {pl.Date: "%Y-%m-%d", pl.Time: "%H:%M:%S"}
+
+    def as_text(column: str, dtype: pl.DataType) -> pl.Expr:
+        value = pl.col(column)
+        if isinstance(dtype, pl.Datetime):
+            return pl.when(value.dt.date() == date.fromisoformat(EXCEL_DAY_ZERO)).then(
+                value.dt.strftime("%H:%M:%S")).otherwise(value.dt.strftime(stamp))
+        if dtype.is_temporal():
+            return value.dt.strftime(formats.get(dtype.base_type(), stamp))
+        return value.cast(pl.String).str.replace(rf"^{EXCEL_DAY_ZERO} (\d{{2}}:\d{{2}}:\d{{2}})$", "$1")
+
+    first = 2 if suffix == ".xlsx" else 1
+    return (table.select(as_text(c, dtype) for c, dtype in table.schema.items()).rename(lambda c: str(c).strip())
+            .with_row_index("src_row", offset=first).with_columns(pl.col("src_row").cast(pl.Int64)))
 
 
 def long_lines(text: str) -> tuple[str, list[Rejection]]:

@@ -6,14 +6,13 @@ property (``rider_id``, ``driver_uuid``, ``worker_id``)."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode, empty_named, finish,
-                             head_text, map_columns, number)
+from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, empty_named, finish,
+                             head_text, load_json, map_columns, number, owner_unknown)
 from connectors.location_csv import ALIASES, UTC_TIMES, times
 
 NAME = "geojson-points"
@@ -29,12 +28,7 @@ def sniff(path: Path, head: bytes) -> float:
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
-    text, encoding = decode(path)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise SourceError(path, f"not valid JSON ({err.msg}, column {err.colno}); expected a GeoJSON FeatureCollection",
-                          line=err.lineno) from None
+    data, encoding = load_json(path)
     features = data.get("features") if isinstance(data, dict) else None
     if not isinstance(features, list):
         raise SourceError(path, "expected a GeoJSON FeatureCollection with a list of features", code="file-unreadable")
@@ -64,8 +58,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
               "lon": (pl.when(lon.abs() <= 180).then(lon), "lon")}
     frame, bad = check_rows(raw, parsed, required=("ts", "lat", "lon"))
     if not options.owner and "worker" not in mapped:
-        raise SourceError(path, "the track does not name the worker: set its owner in case.toml [owners]"
-                          f' (e.g. "gps/{path.name}" = "R0007")', code="file-owner-unknown")
+        raise owner_unknown(path, "the track does not name the worker", "gps")
     worker = pl.lit(options.owner) if options.owner else pl.col("worker").str.strip_chars()
     frame = frame.with_columns(worker_id=worker, kind=pl.lit("gps"))
     detected = {"format": "GeoJSON points (track)", "encoding": encoding, "coordinates": "lon, lat (RFC 7946)",

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 import shapely
 
-from connectors.base import ReadOptions, ReadResult, Rejection, SourceError, decode, empty_named, finish, head_text
+from connectors.base import ReadOptions, ReadResult, Rejection, SourceError, empty_named, finish, head_text, load_json
 
 NAME = "geojson-zones"
 TABLES = ("zones",)
@@ -31,12 +31,7 @@ def sniff(path: Path, head: bytes) -> float:
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
-    text, encoding = decode(path)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise SourceError(path, f"not valid JSON ({err.msg}, column {err.colno}); expected a GeoJSON FeatureCollection",
-                          line=err.lineno) from None
+    data, encoding = load_json(path)
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection" or not isinstance(data.get("features"), list):
         raise SourceError(path, "expected a GeoJSON FeatureCollection with a list of features", code="file-unreadable")
     features = data["features"]

@@ -17,14 +17,13 @@ an offset; epoch milliseconds are UTC. Whose phone it was is set in ``case.toml`
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode, empty_named, finish,
-                             head_text, iso_time)
+from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, empty_named, finish,
+                             head_text, iso_time, load_json, owner_unknown)
 
 NAME = "google-location"
 TABLES = ("activity",)
@@ -41,19 +40,13 @@ def sniff(path: Path, head: bytes) -> float:
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
-    text, encoding = decode(path)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise SourceError(path, f"not valid JSON ({err.msg}, column {err.colno}); a cut-off export cannot be read,"
-                          " export it again", line=err.lineno, code="file-unreadable") from None
+    data, encoding = load_json(path)
     shapes = [k for k in SHAPES if isinstance(data, dict) and isinstance(data.get(k), list)]
     if not shapes:
         found = sorted(data) if isinstance(data, dict) else type(data).__name__
         raise SourceError(path, f"expected one of {list(SHAPES)} at the top; found {found}", code="file-missing-columns")
     if not options.owner:
-        raise SourceError(path, "a Google location export does not say which worker's phone it is: set its owner in"
-                          f' case.toml [owners] (e.g. "gps/{path.name}" = "R0003")', code="file-owner-unknown")
+        raise owner_unknown(path, "a Google location export does not say which worker's phone it is", "gps", "R0003")
     points = [p for shape in shapes for p in POINTS[shape](data[shape])]
     raw = pl.DataFrame(points, schema={"time": pl.String, "lat": pl.String, "lon": pl.String, "where": pl.String},
                        orient="row").with_row_index("src_row", offset=1).with_columns(pl.col("src_row").cast(pl.Int64))

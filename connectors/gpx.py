@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, empty_named, finish,
-                             head_text, iso_time, number)
+                             head_text, iso_time, number, owner_unknown)
 
 NAME = "gpx"
 TABLES = ("activity",)
@@ -84,5 +84,4 @@ def _owner(path: Path, options: ReadOptions, names: dict[str, str]) -> tuple[str
     for where in ("trk", "metadata"):
         if where in names:
             return names[where], (f"the {where} name; set case.toml [owners] if that is not the worker's id")
-    raise SourceError(path, "whose phone this track is from is not in the file: set its owner in case.toml [owners]"
-                      f' (e.g. "gps/{path.name}" = "R0003")', code="file-owner-unknown")
+    raise owner_unknown(path, "whose phone this track is from is not in the file", "gps", "R0003")

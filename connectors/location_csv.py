@@ -16,8 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, SourceError, check_rows, decode, empty_named, finish,
-                             header_fields, head_text, iso_time, map_columns, number, read_csv_rows)
+from connectors.base import (ReadOptions, ReadResult, SourceError, check_rows, decode, empty_named, finish, head_text,
+                             header_fields, iso_time, map_columns, number, owner_unknown, read_csv_rows)
 
 NAME = "location-csv"
 TABLES = ("activity",)
@@ -58,8 +58,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     elif "worker" in mapped:
         worker, whence = pl.col("worker").str.strip_chars(), f"column {mapped['worker']}"
     else:
-        raise SourceError(path, "the file does not name the worker: set its owner in case.toml [owners]"
-                          f' (e.g. "gps/{path.name}" = "R0007")', code="file-owner-unknown")
+        raise owner_unknown(path, "the file does not name the worker", "gps")
     detail = (pl.lit(f"{mapped['detail']}=") + pl.col("detail")) if "detail" in mapped else pl.lit(None, pl.String)
     frame = frame.with_columns(worker_id=worker, kind=pl.lit("gps"), detail=detail)
     detected = {"format": "positions CSV (latitude, longitude, time)", "encoding": encoding,

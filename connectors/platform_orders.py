@@ -25,13 +25,13 @@ from pathlib import Path
 import polars as pl
 
 from auditor import schema
-from connectors.base import (HEAD_BYTES, ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode,
-                             empty_named, finish, head_text, iso_time, local_time, number, read_csv_rows)
+from connectors.base import (BINARY, HEAD_BYTES, ReadOptions, ReadResult, Rejection, SourceError, cell_text,
+                             check_rows, decode, empty_named, finish, head_text, iso_time, local_time, number,
+                             read_csv_rows, table_header, table_rows)
 
 NAME = "platform-orders"
 TABLES = ("orders",)
 PRESET_DIR = Path(__file__).parent / "presets"
-BINARY = {".xlsx": b"PK\x03\x04", ".parquet": b"PAR1"}  # suffix -> magic bytes
 JSON_LINES = (".jsonl", ".ndjson")
 TIMES = ("dispatched_at", "responded_at", "picked_up_at", "delivered_at", "deadline_at")
 NUMBERS = ("pickup_lon", "pickup_lat", "dropoff_lon", "dropoff_lat", "distance_m", "pay", "penalty")
@@ -120,14 +120,7 @@ def _layout(path: Path, head: bytes) -> tuple[str, list[str]]:
     """The file's kind (csv, json, jsonl, xlsx, parquet) and, for the binary ones, their column names."""
     suffix = path.suffix.lower()
     if suffix in BINARY:
-        if not head.startswith(BINARY[suffix]):
-            raise ValueError(f"not a {suffix} file")
-        try:
-            header = (pl.read_parquet_schema(path) if suffix == ".parquet"
-                      else pl.read_excel(path, read_options={"n_rows": 0}).schema).keys()
-        except Exception as err:  # the Excel and Parquet readers each raise their own error types for a damaged file
-            raise ValueError(f"not a readable {suffix} file: {str(err).splitlines()[0]}") from None
-        return suffix, [str(h).strip() for h in header]
+        return suffix, table_header(path, head)
     if suffix in JSON_LINES:
         return "jsonl", []
     return ("json" if head_text(head).lstrip().startswith(("{", "[")) else "csv"), []
@@ -166,7 +159,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
         raise SourceError(path, f"no {family} preset in {PRESET_DIR.name}/ or case.toml presets", code="file-unrecognised")
     preset = max(candidates, key=lambda p: _header_score(p, header) if header else _score(p, text[:20000]))
     if kind in BINARY:
-        raw, rejections, rows_read, found = _binary_frame(path, kind, preset)
+        raw, rejections, rows_read, found = _binary_frame(path, preset)
     elif kind == "csv":
         raw, rejections, rows_read, found = _csv_frame(path, text, preset)
     elif kind == "jsonl":
@@ -219,17 +212,10 @@ def _csv_frame(path: Path, text: str, preset: Preset) -> tuple[pl.DataFrame, lis
     return raw, rejections, rows_read, set(raw.columns) - {"src_row"}
 
 
-def _binary_frame(path: Path, kind: str, preset: Preset) -> tuple[pl.DataFrame, list[Rejection], int, set[str]]:
-    """A Parquet or Excel table as all-String columns. Real date cells are written in the preset's
-    time format, so the one parse applies; ``src_row`` is the row number as Excel shows it (header
-    = 1) and the record number in a Parquet file."""
-    table = pl.read_parquet(path) if kind == ".parquet" else pl.read_excel(path, sheet_id=1)
-    stamp = "%Y-%m-%dT%H:%M:%S%.f" if preset.time_format == "iso8601" else preset.time_format
-    as_text = [pl.col(c).dt.strftime(stamp) if dtype.is_temporal() else pl.col(c).cast(pl.String)
-               for c, dtype in table.schema.items()]
-    first = 2 if kind == ".xlsx" else 1
-    raw = table.select(as_text).rename(lambda c: str(c).strip()).with_row_index("src_row", offset=first).with_columns(
-        pl.col("src_row").cast(pl.Int64))
+def _binary_frame(path: Path, preset: Preset) -> tuple[pl.DataFrame, list[Rejection], int, set[str]]:
+    """A Parquet or Excel table as all-String columns; real date cells are written in the preset's
+    time format, so the one parse applies."""
+    raw = table_rows(path, "%Y-%m-%dT%H:%M:%S%.f" if preset.time_format == "iso8601" else preset.time_format)
     return raw, [], raw.height, set(raw.columns) - {"src_row"}
 
 
@@ -257,13 +243,13 @@ def _json_frame(records: list, numbers: list[int], rejections: list[Rejection], 
     for column, spec in preset.columns.items():
         source = preset.source(column)
         if isinstance(spec, str):
-            columns[source] = [_scalar(_dig(r, spec)) for _, r in kept]
+            columns[source] = [cell_text(_dig(r, spec)) for _, r in kept]
         else:
             columns[source] = [_fold(_dig(r, spec["list"]), spec) for _, r in kept]
             if spec["list"] in found:
                 found.add(source)
     for source in preset.outcome_sources():
-        columns[source] = [_scalar(_dig(r, source)) for _, r in kept]
+        columns[source] = [cell_text(_dig(r, source)) for _, r in kept]
     raw = pl.DataFrame(columns, schema={k: pl.String for k in columns}).with_columns(
         src_row=pl.Series([i for i, _ in kept], dtype=pl.Int64))
     # a record cut off by a truncated file, or a JSON line that does not decode, is a rejection beyond the records
@@ -321,24 +307,15 @@ def _paths(record: dict, prefix: str = "") -> set[str]:
     return out
 
 
-def _scalar(value) -> str | None:
-    """A JSON value as the text a CSV cell would hold; objects and lists stay JSON so they fail to parse visibly."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool) or isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
 def _fold(items, spec: dict) -> str | None:
     """Fold a list of objects: the sum of one numeric field, or one text field joined."""
     if items is None:
         return None
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        return _scalar(items)
+        return cell_text(items)
     values = [i.get(spec.get("sum") or spec.get("join")) for i in items]
     if "sum" in spec:
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-        return str(sum(values)) if numeric else _scalar(items)
+        return str(sum(values)) if numeric else cell_text(items)
     texts = [str(v).strip() for v in values if v is not None and str(v).strip()]
     return spec.get("separator", "; ").join(texts) or None

@@ -26,7 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors import chat_text
-from connectors.base import ReadOptions, ReadResult, SourceError, decode, empty_named, finish, head_text
+from connectors.base import ReadOptions, ReadResult, decode, empty_named, finish, head_text, owner_unknown
 
 NAME = "qq-txt"
 TABLES = ("messages",)
@@ -51,8 +51,8 @@ def sniff(path: Path, head: bytes) -> float:
 def read(path: Path, options: ReadOptions) -> ReadResult:
     text, encoding = decode(path)
     if not options.owner:
-        raise SourceError(path, "a QQ text export does not say which account exported it: set its owner (the QQ number)"
-                          f' in case.toml [owners] (e.g. "chats/{path.name}" = "12345678")', code="file-owner-unknown")
+        raise owner_unknown(path, "a QQ text export does not say which account exported it (the QQ number)",
+                            example="12345678")
     frame, rejections, rows_read = chat_text.messages(path, text, HEADER, options.tz, layout=LAYOUT, section=SECTION)
     sender = pl.coalesce("number", "mail")
     system = (pl.col("number") == SYSTEM_NUMBER).fill_null(False)

@@ -17,7 +17,7 @@ import polars as pl
 from auditor.case import Case, Rejected, Source, sha256
 from connectors.base import HEAD_BYTES, ReadOptions, ReadResult, Rejection, SourceError
 from auditor import schema
-from connectors import archives, duplicates, platform_orders
+from connectors import archives, duplicates, platform_orders, roster_weekly
 from connectors.participants_csv import resolve_messages
 
 # Registered once, here. Order breaks ties between equally confident sniffs.
@@ -26,7 +26,10 @@ CONNECTOR_MODULES = (
     "relations_csv",
     "platform_orders",
     "activity_csv",
+    "activity_json",
     "roster_csv",
+    "roster_xlsx",
+    "roster_weekly",
     "gpx",
     "wechat_csv",
     "whatsapp_txt",
@@ -50,6 +53,8 @@ CASE_FILE = "case.toml"
 PLAUSIBLE_COLUMNS = {"orders": ("dispatched_at", "responded_at", "picked_up_at", "delivered_at"),
                      "activity": ("ts",), "messages": ("ts",), "offers": ("window_start",)}
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+# tables a connector hands to load for a step over the whole case, not canonical: weekly rules become schedules
+STAGED = (roster_weekly.RULES,)
 PLAUSIBLE_GRACE = timedelta(days=1)
 
 
@@ -146,9 +151,12 @@ def load(paths: list[str | Path] | str | Path, tz: str | None = None, progress=N
                 else:
                     read(extracted, entry.path, entry)
     tables = {name: pl.concat(frames, how="vertical") for name, frames in parts.items()}
+    rules = tables.pop(roster_weekly.RULES, None)
     case = Case(tables={name: frame.lazy() for name, frame in tables.items()}, tz=tz, sources=sources,
                 settings={"case": config.extra})
     case.tables["messages"] = resolve_messages(case.tables["messages"], case.tables["participants"])
+    if rules is not None:
+        _expand_rules(case, rules, sources)
     case.settings["duplicates_removed"] = _remove_duplicates(case, sources)
     return case
 
@@ -202,7 +210,8 @@ def _read_one(path: Path, source: Source, options: ReadOptions, parts: dict[str,
     if result.rows_rejected:
         source.detected["warning"] = f"{result.rows_rejected} of {result.rows_read} rows rejected (listed with line and reason)"
     for name, frame in result.tables.items():
-        parts.setdefault(name, []).append(schema.validate(name, frame.with_columns(src=pl.lit(source.src))))
+        frame = frame.with_columns(src=pl.lit(source.src))
+        parts.setdefault(name, []).append(frame if name in STAGED else schema.validate(name, frame))
 
 
 def _plausible(result: ReadResult, path: Path) -> ReadResult:
@@ -224,6 +233,16 @@ def _plausible(result: ReadResult, path: Path) -> ReadResult:
                        for line, why in bad.select("src_row", "_why").iter_rows()]
         tables[name] = judged.filter(pl.col("_why") == "").drop("_why")
     return ReadResult(tables, result.rows_read, rejections, result.detected)
+
+
+def _expand_rules(case: Case, rules: pl.DataFrame, sources: list[Source]) -> None:
+    """Weekly shift rules become dated schedules over the case's span of dated records; each rules
+    file says in its manifest entry how many shifts it gave."""
+    shifts, notes = roster_weekly.expand(rules, roster_weekly.record_span(case.tables, case.tz), case.tz)
+    case.tables["schedules"] = pl.concat([case.tables["schedules"], schema.validate("schedules", shifts).lazy()])
+    for source in sources:
+        if source.src in notes:
+            source.detected["weekly rules"] = notes[source.src]
 
 
 def _remove_duplicates(case: Case, sources: list[Source]) -> dict[str, int]:

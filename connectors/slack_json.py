@@ -24,7 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode, finish, head_text
+from connectors.base import ReadOptions, ReadResult, SourceError, check_rows, finish, head_text, load_json, record_rows
 
 NAME = "slack-json"
 TABLES = ("messages",)
@@ -52,8 +52,7 @@ def sniff(path: Path, head: bytes) -> float:
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
-    text, encoding = decode(path)
-    data = _json(path, text)
+    data, encoding = load_json(path)
     if not isinstance(data, list):
         raise SourceError(path, f"expected a JSON list (a Slack export's {path.name}); found {type(data).__name__}",
                           code="file-unreadable")
@@ -64,16 +63,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
         raise SourceError(path, "a Slack export does not say whose it is: set its owner in case.toml [owners] for the"
                           ' export folder or zip (e.g. "slack_export.zip" = "R0007")', code="file-owner-unknown")
     users = _users(path.parent.parent / "users.json")
-    rows: dict[str, list] = {f: [] for f in (*FIELDS, "src_row")}
-    rejections = []
-    for number, message in enumerate(data, start=1):
-        if not isinstance(message, dict):
-            rejections.append(Rejection(number, "row-malformed", f"message {number} is not an object"))
-            continue
-        for name, value in _fields(message, users).items():
-            rows[name].append(value)
-        rows["src_row"].append(number)
-    raw = pl.DataFrame(rows, schema={**{f: pl.String for f in FIELDS}, "src_row": pl.Int64})
+    raw, rejections = record_rows([_fields(m, users) if isinstance(m, dict) else None for m in data], FIELDS, "message")
     parts = pl.col("ts_text").str.extract_groups(TS)
     micros = (parts.struct.field("1").cast(pl.Int64) * 1_000_000
               + parts.struct.field("2").str.pad_end(6, "0").cast(pl.Int64).fill_null(0))
@@ -95,14 +85,6 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
                 "users": f"{len(users)} from users.json" if users else "no users.json beside the channel folder",
                 "time basis": "ts, epoch seconds (UTC)", "owner": f"{options.owner} (case.toml [owners])"}
     return ReadResult({"messages": finish("messages", frame)}, len(data), rejections + bad, detected)
-
-
-def _json(path: Path, text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise SourceError(path, f"not valid JSON ({err.msg}, column {err.colno}); a cut-off export cannot be read,"
-                          " export it again", line=err.lineno, code="file-unreadable") from None
 
 
 def _users(path: Path) -> dict[str, str]:

@@ -14,14 +14,13 @@ account export; for a single chat, set it in ``case.toml`` ``[owners]`` (``user1
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode, empty_named, finish,
-                             head_text, local_time)
+from connectors.base import (ReadOptions, ReadResult, SourceError, check_rows, empty_named, finish, head_text,
+                             load_json, local_time, owner_unknown, record_rows)
 
 NAME = "telegram-json"
 TABLES = ("messages",)
@@ -44,26 +43,11 @@ def sniff(path: Path, head: bytes) -> float:
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
-    text, encoding = decode(path)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise SourceError(path, f"not valid JSON ({err.msg}, column {err.colno}); a cut-off export cannot be read,"
-                          " export it again", line=err.lineno, code="file-unreadable") from None
+    data, encoding = load_json(path)
     chats = _chats(path, data)
-    rows: dict[str, list] = {f: [] for f in (*FIELDS, "src_row")}
-    rejections: list[Rejection] = []
-    number = 0
-    for chat in chats:
-        for message in chat.get("messages") or []:
-            number += 1
-            if not isinstance(message, dict):
-                rejections.append(Rejection(number, "row-malformed", f"message {number} is not an object"))
-                continue
-            for field, value in _fields(chat, message).items():
-                rows[field].append(value)
-            rows["src_row"].append(number)
-    raw = pl.DataFrame(rows, schema={**{f: pl.String for f in FIELDS}, "src_row": pl.Int64})
+    records = [_fields(chat, message) if isinstance(message, dict) else None
+               for chat in chats for message in chat.get("messages") or []]
+    raw, rejections = record_rows(records, FIELDS, "message")
     epoch = pl.from_epoch(pl.col("date_unixtime").str.strip_chars().cast(pl.Int64, strict=False), time_unit="s")
     epoch = epoch.dt.cast_time_unit("us").dt.replace_time_zone("UTC")
     shown = local_time("date", "%Y-%m-%dT%H:%M:%S", options.tz)
@@ -85,7 +69,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
                 "chats": str(len(chats)), "owner": f"{owner} ({whence})",
                 "time basis": "date_unixtime, epoch seconds (UTC)" + (
                     f"; {local} message(s) without it read from date in {options.tz}" if local else "")}
-    return ReadResult({"messages": finish("messages", frame)}, number, rejections + bad, detected)
+    return ReadResult({"messages": finish("messages", frame)}, len(records), rejections + bad, detected)
 
 
 def _chats(path: Path, data) -> list[dict]:
@@ -129,5 +113,5 @@ def _owner(path: Path, options: ReadOptions, data) -> tuple[str, str]:
     user = (data.get("personal_information") or {}).get("user_id") if isinstance(data, dict) else None
     if user is not None:
         return f"user{user}", "personal_information.user_id of the account export"
-    raise SourceError(path, "a single-chat Telegram export does not say which account exported it: set its owner in"
-                      f' case.toml [owners] (e.g. "chats/{path.name}" = "user123456789")', code="file-owner-unknown")
+    raise owner_unknown(path, "a single-chat Telegram export does not say which account exported it",
+                        example="user123456789")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, Rejection, SourceError, decode, header_fields, head_text, iso_time,
-                             map_columns, normalised, read_csv_rows)
+from connectors.base import (ReadOptions, Rejection, SourceError, decode, head_text, header_fields, iso_time,
+                             map_columns, normalised, owner_unknown, read_csv_rows)
 
 PLATFORM = "Uber"
 NULL = r"\N"
@@ -74,5 +74,4 @@ def owner(path: Path, options: ReadOptions, frame: pl.DataFrame) -> tuple[pl.Exp
         return pl.lit(options.owner), f"{options.owner} (case.toml [owners])"
     if "worker_id" in frame.columns:
         return pl.col("worker_id").str.strip_chars(), "driver_uuid column of the export"
-    raise SourceError(path, "the export does not name the driver (no driver_uuid column): set its owner in case.toml"
-                      f' [owners] (e.g. "uber/{path.name}" = "R0007")', code="file-owner-unknown")
+    raise owner_unknown(path, "the export does not name the driver (no driver_uuid column)", "uber")

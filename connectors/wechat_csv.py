@@ -12,18 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (
-    ReadOptions,
-    ReadResult,
-    SourceError,
-    check_rows,
-    decode,
-    empty_named,
-    finish,
-    header_is,
-    local_time,
-    read_csv_rows,
-)
+from connectors.base import (ReadOptions, ReadResult, check_rows, decode, empty_named, finish, header_is, local_time,
+                             owner_unknown, read_csv_rows)
 
 NAME = "wechat-csv"
 TABLES = ("messages",)
@@ -90,9 +80,8 @@ def _owner(path: Path, options: ReadOptions, frame: pl.DataFrame) -> tuple[str, 
     senders = (frame.filter(pl.col("_sent") & pl.col("Sender").is_not_null())
                .group_by("Sender").len().sort(["len", "Sender"], descending=[True, False]))
     if senders.height == 0:
-        raise SourceError(path, "the export's owner is not in the file (no message sent from this phone with a Sender):"
-                          f' set it in case.toml [owners] (e.g. "chats/{path.name}" = "R0007")',
-                          code="file-owner-unknown")
+        raise owner_unknown(path, "the export's owner is not in the file (no message sent from this phone with a"
+                            " Sender)")
     whence = "Sender of the rows sent from this phone (IsSender = 1)"
     if senders.height > 1:
         whence += f"; {senders.height} different Senders, the most frequent taken: set case.toml [owners] to be sure"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, SourceError, check_rows, decode, finish, head_text, local_time,
+from connectors.base import (ReadOptions, ReadResult, check_rows, decode, finish, head_text, local_time, owner_unknown,
                              read_csv_rows)
 
 NAME = "wechat-msg-csv"
@@ -77,6 +77,5 @@ def _owner(path: Path, options: ReadOptions, frame: pl.DataFrame) -> tuple[str, 
     own = frame.filter(pl.col("_sent") & pl.col("talker").is_not_null() & (pl.col("talker") != ME))["talker"]
     if own.n_unique() == 1:
         return own[0], "talker of the rows sent from this phone (is_sender = 1)"
-    raise SourceError(path, "the export's owner is not in the file (the phone's own messages are marked 我, or several"
-                      " wxids claim them): set it in case.toml [owners]"
-                      f' (e.g. "chats/{path.name}" = "R0007")', code="file-owner-unknown")
+    raise owner_unknown(path, "the export's owner is not in the file (the phone's own messages are marked 我, or"
+                        " several wxids claim them)")

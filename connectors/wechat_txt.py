@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors import chat_text
-from connectors.base import ReadOptions, ReadResult, SourceError, decode, empty_named, finish, head_text
+from connectors.base import ReadOptions, ReadResult, decode, empty_named, finish, head_text, owner_unknown
 
 NAME = "wechat-txt"
 TABLES = ("messages",)
@@ -47,8 +47,7 @@ def sniff(path: Path, head: bytes) -> float:
 def read(path: Path, options: ReadOptions) -> ReadResult:
     text, encoding = decode(path)
     if not options.owner:
-        raise SourceError(path, "a WeChat text export does not say whose phone it came from: set its owner in case.toml"
-                          f' [owners] (e.g. "chats/{path.name}" = "R0007")', code="file-owner-unknown")
+        raise owner_unknown(path, "a WeChat text export does not say whose phone it came from")
     frame, rejections, rows_read = chat_text.messages(path, text, HEADER, options.tz)
     name = pl.col("name").str.strip_chars()
     me, system = name.is_in(SELF_NAMES), name.is_in(SYSTEM_NAMES)

@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode, empty_named, finish,
-                             head_text, long_lines)
+                             head_text, long_lines, owner_unknown)
 
 NAME = "whatsapp-txt"
 TABLES = ("messages",)
@@ -71,8 +71,7 @@ def sniff(path: Path, head: bytes) -> float:
 def read(path: Path, options: ReadOptions) -> ReadResult:
     text, encoding = decode(path)
     if not options.owner:
-        raise SourceError(path, "a WhatsApp export does not say whose phone it came from: set its owner in case.toml"
-                          f' [owners] (e.g. "chats/{path.name}" = "R0007")', code="file-owner-unknown")
+        raise owner_unknown(path, "a WhatsApp export does not say whose phone it came from")
     text, too_long = long_lines(text)
     # split in polars, not in Python: a million lines stay in one Arrow buffer
     lines = pl.DataFrame({"line": [text]}).select(pl.col("line").str.split("\n").explode()).with_row_index(

@@ -99,6 +99,14 @@ EXPECTED_CONNECTOR = {
     "geojson_points/broken/track.geojson": "geojson-points",
     "wkt_zones/zones.csv": "wkt-zones",
     "wkt_zones/broken/zones.csv": "wkt-zones",
+    "roster_xlsx/roster.xlsx": "roster-xlsx",
+    "roster_xlsx/broken/roster.xlsx": "roster-xlsx",
+    "roster_weekly/rules.csv": "roster-weekly",
+    "roster_weekly/排班规则.csv": "roster-weekly",
+    "roster_weekly/broken/rules.csv": "roster-weekly",
+    "activity_json/platform_a/events.json": "activity-json",
+    "activity_json/platform_c/activity.json": "activity-json",
+    "activity_json/broken/activity.json": "activity-json",
 }
 
 

@@ -138,9 +138,9 @@ def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: 
     measures["spark_engine"] = pl.DataFrame(
         {"buckets": buckets, "workers": n_workers, "workers_per_bucket": WORKERS_PER_BUCKET,
          "equal_to_local": buckets == 1, "population_indicators": [sorted(POPULATION_INDICATORS)]})
-    findings = _concat(parts["findings"]["-"])
-    evidence = _concat(parts["evidence"]["-"])
-    return Findings(findings, evidence, measures)
+    empty = Findings.empty()  # a case without workers has no bucket
+    return Findings(_concat(parts["findings"]["-"], empty.findings), _concat(parts["evidence"]["-"], empty.evidence),
+                    measures)
 
 
 def _read(spark, case_dir: str, name: str):
@@ -271,8 +271,10 @@ def _collect(payloads) -> dict[str, dict[str, list[pl.DataFrame]]]:
     return parts
 
 
-def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+def _concat(frames: list[pl.DataFrame], empty: pl.DataFrame | None = None) -> pl.DataFrame:
+    if not frames:
+        return pl.DataFrame() if empty is None else empty
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def _population_measures(measures: dict[str, pl.DataFrame], station_of: pl.DataFrame,
