@@ -34,6 +34,7 @@ EVIDENCE = {
     "src": pl.String,
     "src_row": pl.Int64,
 }
+DECIMALS = 9  # of value, threshold and score
 FAMILIES = ("working_time", "personal", "organisational", "economic", "algorithmic")
 
 
@@ -94,8 +95,10 @@ def validate(findings: pl.DataFrame, evidence: pl.DataFrame, measures: dict | No
         problems.append("evidence rows without src/src_row")
     if problems:
         raise FindingError(problems)
-    return Findings(findings.select(list(FINDINGS)), evidence.select(list(EVIDENCE)).unique(maintain_order=True),
-                    measures or {})
+    # parallel sums differ in the last binary digit from run to run; a figure cited in a hearing must not
+    figures = [pl.col(c).round(DECIMALS) for c in ("value", "threshold", "score")]
+    return Findings(findings.select(list(FINDINGS)).with_columns(figures),
+                    evidence.select(list(EVIDENCE)).unique(maintain_order=True), measures or {})
 
 
 def render(template: str, **columns: pl.Expr) -> pl.Expr:

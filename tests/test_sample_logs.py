@@ -53,3 +53,11 @@ def test_daily_hours_equal_planted_hours(sample_case):
     both = truth.join(measured, on=["worker_id", "date"], how="full", coalesce=True)
     assert both.filter(pl.col("hours").is_null() | pl.col("app_hours").is_null()).height == 0
     assert (both["hours"] - both["app_hours"]).abs().max() < 1 / 3600
+
+
+def test_auditing_twice_gives_identical_findings_and_evidence(sample_case):
+    from auditor.analyzers import run_all
+
+    first, second = run_all(sample_case), run_all(sample_case)
+    assert first.findings.sort("finding_id").equals(second.findings.sort("finding_id"))
+    assert first.evidence.sort(pl.all()).equals(second.evidence.sort(pl.all()))

@@ -183,7 +183,7 @@ def run(case: Case, settings: Settings) -> Findings:
         standing_duty_rules=pl.lit(rule["standing_duty_rules"]), schedule="schedule",
         working_window=pl.lit(list(settings.working_window)),
         excluded_platforms=pl.lit(list(settings.excluded_platforms), dtype=pl.List(pl.String)),
-        conservative_hours="conservative", periods="periods").struct.json_encode()
+        conservative_hours=pl.col("conservative").round(6), periods="periods").struct.json_encode()
     criteria_met = pl.sum_horizontal(pl.col("c1", "c2", "c3").cast(pl.Int32))
     findings = described.select(
         finding_id=pl.format("{}:{}", pl.lit(ID), WORKER),

@@ -26,7 +26,7 @@ def reasons(inputs: Inputs) -> pl.DataFrame:
             .explode("reason")
             .group_by("worker_id", "reason")
             .agg(orders=pl.len(), amount_single_reason=pl.col("penalty").filter(pl.col("alone")).sum())
-            .sort("worker_id", "orders", descending=[False, True]))
+            .sort("worker_id", "orders", "reason", descending=[False, True, False]))
 
 
 def penalty_share(inputs: Inputs, ratios: pl.DataFrame) -> pl.LazyFrame:
