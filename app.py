@@ -19,10 +19,11 @@ from auditor import analyzers, charts, law, report, research, uploads, views
 from auditor.case import Case
 from auditor.evidence import resolve
 from auditor.findings import FAMILIES, Findings
-from auditor.i18n import LANGUAGES, t
+from auditor.i18n import LANGUAGES, strings, t
 from auditor.settings import Settings
 
 SAMPLE = Path(__file__).parent / "sample_logs"
+STATUSES = ("met", "not met", "not measurable")  # the criterion statuses of the ``views`` measure
 MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()<>#+\-.!|~$:]")
 UPLOAD_TYPES = ["csv", "json", "txt", "gpx", "geojson", "toml", "zip"]
 
@@ -35,6 +36,9 @@ def T(key: str, **values) -> str:
     """A UI string; values from the inputs (names, paths, ids) are escaped because Streamlit reads
     most labels as Markdown, where ``![x](http://…)`` would fetch from the network."""
     return t(key, lang, **{k: md(str(v)) for k, v in values.items()})
+
+
+TRANSLATED = set(strings("en"))
 
 
 def md(text: str) -> str:
@@ -60,9 +64,11 @@ def rider_views(case_key: str, settings_key: str, worker: str, _case: Case, _res
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def case_views(case_key: str, settings_key: str, _case: Case, _result: Findings) -> dict:
-    ranking = views.risk_ranking(_result.findings, views.workers(_case, _result))
+    ranking = views.ranking(_result, views.workers(_case, _result))
     nodes, edges = views.network(_case, _result)
-    return {"ranking": ranking, "stations": views.station_aggregates(ranking, _case), "nodes": nodes,
+    stations = _result.measures.get("stations")  # the scorecard's, ranked by mean overall score
+    return {"ranking": ranking, "stations": views.station_aggregates(ranking, _case) if stations is None else stations,
+            "nodes": nodes,
             "edges": edges, "zones": views.zone_polygons(_case)}
 
 
@@ -139,22 +145,43 @@ def ingest_tab(case: Case) -> None:
         st.dataframe(pl.DataFrame(rejected), hide_index=True, width="stretch")
 
 
+def headings() -> dict[str, str]:
+    """Column names of the app's frames → their label in the chosen language."""
+    keys = ["risk", "findings", "overall", "category", "station", "riders", "mean_risk", "max_risk", "risk_rank",
+            "overall_mean", "overall_median", "overall_p90", "labour_relationship", "managed_not_full", "civil",
+            "hours_150", "hours_200", "hours_300", "chat_hours", "hourly_wage", "pay_owed", "best", "status"]
+    return ({k: T(k) for k in keys} | {"family_" + f: T("family_" + f) for f in FAMILIES}
+            | {f: T("family_" + f) for f in FAMILIES} | {"worker_id": T("rider"), "station_id": T("station"),
+                                                          "category_" + lang: T("category"), "reasons_" + lang: T("reasons"),
+                                                          "criterion_" + lang: T("criterion"), "by": T("indicators")})
+
+
+def labelled(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """``columns`` of ``frame`` (those it has) under their labels in the chosen language."""
+    names = headings()
+    return frame.select(c for c in columns if c in frame.columns).rename(lambda c: names.get(c, c))
+
+
 def overview_tab(case: Case, result: Findings, cv: dict) -> None:
     ranking = cv["ranking"]
+    scored = "overall" in ranking.columns
     st.subheader(T("ranking_title"))
-    st.caption(T("ranking_help"))
-    left, right = st.columns([3, 2])
-    left.dataframe(ranking.rename({f: T("family_" + f) for f in FAMILIES} | {"risk": T("risk"), "worker_id": T("rider"),
-                                                                              "findings": T("findings")}),
-                   hide_index=True, width="stretch", height=420)
-    right.altair_chart(charts.family_chart(ranking, lang), width="stretch")
+    st.caption(T("ranking_help_scorecard" if scored else "ranking_help"))
+    st.dataframe(labelled(ranking, ["worker_id", "category_" + lang, "overall", "risk", *FAMILIES, "findings",
+                                      "reasons_" + lang]),
+                   hide_index=True, width="stretch", height=420, column_config={T("reasons"): st.column_config.TextColumn(
+                       width="large"), T("category"): st.column_config.TextColumn(width="medium")})
+    st.altair_chart(charts.family_chart(ranking, lang), width="stretch")  # below: the table needs the width
     st.subheader(T("stations_title"))
-    st.dataframe(cv["stations"].rename({"station_id": T("station"), "riders": T("riders"), "mean_risk": T("mean_risk"),
-                                        "max_risk": T("max_risk"), "findings": T("findings")}),
-                 hide_index=True, width="stretch")
-    if "scorecard" in result.measures:
-        st.subheader(T("scorecard_title"))
-        st.dataframe(result.measures["scorecard"], hide_index=True, width="stretch")
+    stations = cv["stations"]
+    if "risk_rank" in stations.columns:
+        st.caption(T("stations_help"))
+        main = ["risk_rank", "station_id", "riders", "overall_mean", "overall_median", "overall_p90",
+                "labour_relationship", "managed_not_full", "civil"]
+        stations = labelled(stations, [*main, *(c for c in stations.columns if c not in main)])
+    else:
+        stations = labelled(stations, stations.columns)
+    st.dataframe(stations, hide_index=True, width="stretch")
     case_level = {name: frame for name, frame in result.measures.items() if "worker_id" not in frame.columns}
     with st.expander(T("case_measures", n=len(case_level))):
         for name, frame in sorted(case_level.items()):
@@ -166,13 +193,23 @@ def overview_tab(case: Case, result: Findings, cv: dict) -> None:
         st.altair_chart(charts.network_chart(cv["nodes"], cv["edges"], lang), width="stretch")
     else:
         st.info(T("missing_relations"))
+    sample_section(ranking, result)
+
+
+def sample_section(ranking: pl.DataFrame, result: Findings) -> None:
+    """双随机: drawn the way the scorecard's ``inspection_sample`` is, so the default size and seed
+    give the sample the analyzers recorded."""
     st.subheader(T("sample_title"))
+    recorded = result.measures.get("inspection_sample")
+    size = recorded["sample_size"][0] if recorded is not None and recorded.height else min(5, ranking.height)
+    seed = recorded["seed"][0] if recorded is not None and recorded.height else Settings().inspection_seed
     n_col, seed_col = st.columns(2)
-    n = n_col.number_input(T("sample_size"), 1, max(1, ranking.height), min(5, max(1, ranking.height)), key="sample_n")
-    seed = seed_col.number_input(T("sample_seed"), 0, 2**31 - 1, 20260427, key="sample_seed")
-    if st.button(T("sample_button"), key="sample_button"):
-        picked = views.random_sample(ranking["worker_id"].to_list(), int(n), int(seed))
-        st.success(T("sample_result", seed=int(seed), workers=", ".join(picked)))
+    n = n_col.number_input(T("sample_size"), 1, max(1, ranking.height), max(1, int(size)), key="sample_n")
+    seed = seed_col.number_input(T("sample_seed"), 0, 2**31 - 1, int(seed), key="sample_seed")
+    picked = views.random_sample(ranking["worker_id"].to_list(), int(n), int(seed))
+    st.success(T("sample_result", seed=int(seed), n=len(picked), pool=ranking.height, workers=", ".join(picked)))
+    st.dataframe(labelled(ranking.filter(pl.col("worker_id").is_in(picked)).sort("worker_id"),
+                          ["worker_id", "category_" + lang, "overall", "risk", "findings"]), hide_index=True)
 
 
 def show_finding(result: Findings, case: Case, finding_id: str) -> None:
@@ -201,10 +238,7 @@ def rider_tab(case: Case, result: Findings, cv: dict, keys: tuple[str, str]) -> 
     mine = result.findings.filter(pl.col("worker_id") == worker).sort("score", "period", descending=[True, False])
     st.subheader(T("rider_title", worker=worker))
     rank_row = ranking.filter(pl.col("worker_id") == worker).row(0, named=True)
-    cols = [*st.columns(3), *st.columns(3)]  # two rows: the family names are long
-    cols[0].metric(T("risk"), f"{rank_row['risk']:.2f}")
-    for col, family in zip(cols[1:], FAMILIES):
-        col.metric(T("family_" + family), f"{rank_row[family]:.2f}")
+    scorecard_section(result, rank_row, worker)
     if rv["timeline"].height:
         st.altair_chart(charts.timeline_chart(rv["timeline"], rv["messages"], lang), width="stretch")
     else:
@@ -252,13 +286,53 @@ def rider_tab(case: Case, result: Findings, cv: dict, keys: tuple[str, str]) -> 
     return worker
 
 
+def scorecard_section(result: Findings, rank_row: dict, worker: str) -> None:
+    """Family scores, the 56号 category with its reasons, and the factor-by-factor view (the SPC
+    list by default, any other view in ``views.toml`` on request)."""
+    cols = [*st.columns(3), *st.columns(3)]  # two rows: the family names are long
+    if rank_row.get("overall") is not None:
+        cols[0].metric(T("overall"), f"{rank_row['overall']:.2f}", help=T("overall_help"))
+    else:
+        cols[0].metric(T("risk"), f"{rank_row['risk']:.2f}")
+    for col, family in zip(cols[1:], FAMILIES):
+        col.metric(T("family_" + family), f"{rank_row[family]:.2f}")
+    if rank_row.get("category") is None:
+        st.info(T("not_available", what=T("category")))
+        return
+    st.markdown(f"**{T('category')}: {md(rank_row['category_' + lang])}**")
+    st.caption(md(rank_row["reasons_" + lang]))
+    all_views = result.measures["views"]["view"].unique().sort().to_list() if "views" in result.measures else []
+    if not all_views:
+        return
+    primary = result.measures["views"].filter(pl.col("primary"))["view"].first()
+    view = st.selectbox(T("view"), all_views, index=all_views.index(primary) if primary in all_views else 0,
+                        key="view", format_func=lambda v: T("view_" + v) if "view_" + v in TRANSLATED else v)
+    rows = views.worker_views(result, worker, view)
+    if rows.height:
+        st.markdown(f"**{T('view_' + view) if 'view_' + view in TRANSLATED else md(view)}** — "
+                    f"{md(rows['conclusion_' + lang][0]) if rows['conclusion_holds'][0] else T('conclusion_not_reached')}"
+                    f" ({T('criteria_met', n=rows['criteria_met'][0], of=rows.height)})")
+        st.dataframe(labelled(rows.with_columns(pl.col("status").replace_strict(
+            {s: T("status_" + s.replace(" ", "_")) for s in STATUSES}, default=pl.col("status"))),
+            ["criterion_" + lang, "status", "best", "by"]), hide_index=True, width="stretch")
+        st.caption(T("legal_sources") + ": " + md(rows["view_sources"].list.join("; ")[0] or ""))
+
+
 def overtime_section(result: Findings, worker: str) -> None:
     st.markdown(f"### {T('overtime_title')}")
     frame = result.measures.get("overtime")
-    if frame is None:
+    mine = views.for_worker(frame, worker) if frame is not None else pl.DataFrame()
+    if mine.is_empty():
         st.info(T("not_available", what=T("overtime_title")))
         return
-    st.dataframe(views.for_worker(frame, worker), hide_index=True, width="stretch")
+    row = mine.row(0, named=True)
+    cols = st.columns(5)
+    for col, band in zip(cols, ("hours_150", "hours_200", "hours_300")):
+        col.metric(T(band), f"{row[band]:.1f} h")
+    cols[3].metric(T("hourly_wage"), f"{row['hourly_wage']:.2f}")
+    cols[4].metric(T("pay_owed"), f"{row['pay_owed']:,.2f}")
+    st.caption(T("overtime_help", wage=f"{row['monthly_wage']:,.0f}", basis=row["wage_basis"],
+                 chat=f"{row['chat_hours']:.1f}"))
 
 
 def export_tab(case: Case, result: Findings, settings: Settings, worker: str | None, all_workers: list[str]) -> None:

@@ -9,7 +9,7 @@ import polars as pl
 import pydeck as pdk
 
 from auditor.findings import FAMILIES
-from auditor.i18n import t
+from auditor.i18n import strings, t
 
 LANE_COLOURS = {"roster": "#c7d7ea", "online": "#6b9bd1", "order": "#1f4e8c"}
 LABEL_COLOURS = {"substantive": "#c0392b", "simple": "#e3a33b", "social": "#8e9aa6"}
@@ -78,7 +78,10 @@ def family_chart(ranking: pl.DataFrame, lang: str, top: int = 20) -> alt.Chart:
 
 
 def network_chart(nodes: pl.DataFrame, edges: pl.DataFrame, lang: str) -> alt.LayerChart:
-    """The contracting chain and the instruction edges on a seeded spring layout."""
+    """The contracting chain and the instruction edges on a seeded spring layout; party kinds and
+    relations named in ``lang`` (a kind without a translation keeps its data name)."""
+    edges = edges.with_columns(relation=_translated(pl.col("relation"), "relation_", lang))
+    nodes = nodes.with_columns(kind_name=_translated(pl.col("kind"), "kind_", lang))
     axis = alt.Axis(labels=False, ticks=False, grid=False, title=None, domain=False)
     lines = alt.Chart(edges).mark_rule(opacity=0.5).encode(
         x=alt.X("x:Q", axis=axis), y=alt.Y("y:Q", axis=axis), x2="x2:Q", y2="y2:Q",
@@ -87,10 +90,15 @@ def network_chart(nodes: pl.DataFrame, edges: pl.DataFrame, lang: str) -> alt.La
         tooltip=["source", "relation", "target", "weight"])
     points = alt.Chart(nodes).mark_circle(size=140, stroke="white").encode(
         x=alt.X("x:Q", axis=axis), y=alt.Y("y:Q", axis=axis),
-        fill=alt.Fill("kind:N", title=t("party_kind", lang)), tooltip=["label", "node", "kind"])
+        fill=alt.Fill("kind_name:N", title=t("party_kind", lang)), tooltip=["label", "node", "kind_name"])
     labels = alt.Chart(nodes.filter(pl.col("kind") != "worker")).mark_text(dy=-10, fontSize=10).encode(
         x="x:Q", y="y:Q", text="label:N")
     return alt.layer(lines, points, labels).resolve_scale(color="independent").properties(height=520)
+
+
+def _translated(column: pl.Expr, prefix: str, lang: str) -> pl.Expr:
+    names = {key.removeprefix(prefix): value for key, value in strings(lang).items() if key.startswith(prefix)}
+    return column.replace(names)
 
 
 def map_deck(points: pl.DataFrame, zones: pl.DataFrame) -> pdk.Deck:

@@ -25,11 +25,13 @@ from auditor.case import Case
 from auditor.evidence import resolve
 from auditor.export import write_table
 from auditor.findings import FAMILIES, Findings
-from auditor.i18n import t
-from auditor.views import for_worker, risk_ranking
+from auditor.i18n import strings, t
+from auditor.views import for_worker, ranking, worker_views
 
+STATUSES = ("met", "not met", "not measurable")  # the criterion statuses of the ``views`` measure
 MAX_MEASURE_ROWS = 200  # a per-worker measure longer than this stays in the CSV, not the HTML page
-SKIPPED_MEASURES = ("messages",)  # every message is already in the evidence where it matters
+SKIPPED_MEASURES = ("messages", "scorecard", "overtime", "views")  # messages: in the evidence where they matter;
+# the others have their own section at the top of the worker's part
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Microsoft YaHei",sans-serif;
  margin:2em;color:#111;line-height:1.45}
@@ -94,11 +96,52 @@ def _finding(row: dict, evidence: pl.DataFrame, lang: str) -> str:
             + _table(own, [t("file", lang), t("line", lang), t("local_time", lang), t("record", lang)]) + "</div>")
 
 
+def _scorecard(result: Findings, worker: str, lang: str) -> str:
+    """Family scores; with the control scorecard, the 56号 category, its reasons and the primary
+    view's factors (the SPC list for China) with their status."""
+    row = ranking(result, [worker]).row(0, named=True)
+    scored = row.get("overall") is not None
+    head = [*(["overall"] if scored else []), "risk", *FAMILIES, "findings"]
+    frame = pl.DataFrame([{k: row[k] for k in head}])
+    parts = [f"<h3>{t('scorecard_heading', lang)}</h3>",
+             _table(frame, [t(k, lang) if k in ("overall", "risk", "findings") else t("family_" + k, lang) for k in head])]
+    if not scored:
+        return "".join(parts)
+    parts.append(f'<p><b>{t("category", lang)}: {_esc(row["category_" + lang])}</b></p>'
+                 f'<p class="explain">{_esc(row["reasons_" + lang])}</p>')
+    factors = worker_views(result, worker)
+    if factors.height:
+        status = factors["status"].replace_strict({s: t("status_" + s.replace(" ", "_"), lang) for s in STATUSES},
+                                                  default=factors["status"])
+        conclusion = factors["conclusion_" + lang][0] if factors["conclusion_holds"][0] else t("conclusion_not_reached", lang)
+        view = factors["view"][0]
+        name = t("view_" + view, lang) if "view_" + view in strings(lang) else _esc(view)
+        met = t("criteria_met", lang, n=factors["criteria_met"][0], of=factors.height)
+        parts.append(f"<p><b>{name}</b> — {_esc(conclusion)} ({met})</p>"
+                     + _table(factors.select(pl.col("criterion_" + lang), status, "best", "by"),
+                              [t("criterion", lang), t("status", lang), t("best", lang), t("indicators", lang)])
+                     + f'<p class="muted">{t("legal_sources", lang)}: {_esc(factors["view_sources"][0].to_list())}</p>')
+    return "".join(parts)
+
+
+def _overtime(result: Findings, worker: str, lang: str) -> str:
+    """Overtime pay owed by premium band, with the monthly wage and whether it is an assumption."""
+    frame = result.measures.get("overtime")
+    mine = for_worker(frame, worker) if frame is not None else pl.DataFrame()
+    if mine.is_empty():
+        return ""
+    bands = ["hours_150", "hours_200", "hours_300", "hourly_wage", "pay_owed"]
+    row = mine.row(0, named=True)
+    wage = t("overtime_help", lang, wage=f"{row['monthly_wage']:,.0f}", basis=row["wage_basis"],
+             chat=f"{row['chat_hours']:.1f}")
+    return (f"<h3>{t('overtime_title', lang)}</h3>" + _table(mine.select(bands), [t(b, lang) for b in bands])
+            + f'<p class="muted">{_esc(wage)}</p>')
+
+
 def _worker_section(worker: str, result: Findings, evidence: pl.DataFrame, lang: str) -> str:
     findings = result.findings.filter(pl.col("worker_id") == worker).sort("score", "period", descending=[True, False])
-    parts = [f"<h2>{t('worker', lang)} {_esc(worker)}</h2>"]
-    ranking = risk_ranking(findings, [worker]).select("risk", *FAMILIES, "findings")
-    parts.append(_table(ranking, [t("risk", lang), *(t("family_" + f, lang) for f in FAMILIES), t("findings", lang)]))
+    parts = [f"<h2>{t('worker', lang)} {_esc(worker)}</h2>", _scorecard(result, worker, lang),
+             _overtime(result, worker, lang)]
     if findings.is_empty():
         parts.append(f"<p>{t('no_findings', lang)}</p>")
     parts.extend(_finding(row, evidence, lang) for row in findings.iter_rows(named=True))

@@ -17,6 +17,8 @@ from auditor.findings import FAMILIES, Findings
 
 INTERVAL_COLUMNS = {"worker_id", "start", "end"}
 MAX_MAP_POINTS = 5000  # enough to see routes and zones; more only slows the browser
+SCORECARD_FAMILIES = ("personal", "organisational", "economic")  # the families the control scorecard weighs
+SCORECARD_COLUMNS = ("overall", "category", "category_zh", "category_en", "reasons_zh", "reasons_en")
 SPRING_MAX_NODES = 499  # networkx's spring layout turns to scipy (not a dependency) from 500 nodes
 
 
@@ -50,6 +52,32 @@ def risk_ranking(findings: pl.DataFrame, workers: list[str]) -> pl.DataFrame:
             .sort(["risk", "findings", "worker_id"], descending=[True, True, False]))
 
 
+def ranking(result: Findings, workers: list[str]) -> pl.DataFrame:
+    """``risk_ranking`` and, where the control scorecard exists, its 56号 view: the scorecard's
+    personal / organisational / economic scores (weighted, over measured indicators only) replace
+    the finding means of those families, ``risk`` is recomputed from them, and ``overall``,
+    ``category`` and the reasons in zh and en are added; riders ranked by overall, then risk."""
+    base = risk_ranking(result.findings, workers)
+    card = result.measures.get("scorecard")
+    if card is None:
+        return base
+    card = card.select("worker_id", *SCORECARD_FAMILIES, *SCORECARD_COLUMNS)
+    return (base.drop(*SCORECARD_FAMILIES).join(card, on="worker_id", how="left", maintain_order="left")
+            .with_columns(pl.col(*SCORECARD_FAMILIES).fill_null(0))
+            .with_columns(risk=pl.sum_horizontal(*FAMILIES) / len(FAMILIES))
+            .select("worker_id", *SCORECARD_COLUMNS[:2], "risk", *FAMILIES, "findings", *SCORECARD_COLUMNS[2:])
+            .sort(["overall", "risk", "worker_id"], descending=[True, True, False], nulls_last=True))
+
+
+def worker_views(result: Findings, worker: str, view: str | None = None) -> pl.DataFrame:
+    """One worker's rows of the ``views`` measure (the primary view unless ``view`` names one)."""
+    frame = result.measures.get("views")
+    if frame is None:
+        return pl.DataFrame()
+    chosen = pl.col("primary") if view is None else pl.col("view") == view
+    return frame.filter((pl.col("worker_id") == worker) & chosen).with_columns(pl.col("by").list.join(", "))
+
+
 def workers(case: Case, result: Findings) -> list[str]:
     """Every worker seen in orders, activity, messages or findings, sorted."""
     seen = [case.table(t).select("worker_id") for t in ("orders", "activity", "messages", "schedules")]
@@ -75,10 +103,11 @@ def station_aggregates(ranking: pl.DataFrame, case: Case) -> pl.DataFrame:
 
 def random_sample(candidates: list[str], n: int, seed: int) -> list[str]:
     """双随机 (random selection of who is inspected): ``n`` workers drawn without replacement with
-    a recorded seed, so the same seed and list give the same sample in a later review."""
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(len(candidates), size=min(n, len(candidates)), replace=False)
-    return sorted(candidates[i] for i in chosen)
+    a recorded seed. Candidates are sorted first, as ``scorecard.inspection_sample`` does, so the same
+    seed over the same workers gives the same sample in a later review and in the analyzers' record."""
+    pool = sorted(candidates)
+    chosen = np.random.default_rng(seed).choice(len(pool), size=min(n, len(pool)), replace=False)
+    return sorted(pool[i] for i in chosen)
 
 
 def interval_measures(result: Findings) -> dict[str, pl.DataFrame]:

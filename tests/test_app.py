@@ -30,9 +30,18 @@ def test_language_switch_rider_finding_evidence_and_export(sample_app):
     at.sidebar.radio(key="lang").set_value("en").run()
     assert at.title[0].value == "Platform-work auditor"
     assert [tab.label for tab in at.tabs][:4] == ["Ingest report", "Overview", "One rider", "Export"]
+    ranking = at.tabs[1].dataframe[0].value
+    assert ranking.columns[:3].tolist() == ["Rider", "Category (人社部发〔2021〕56号)", "Overall (scorecard)"]
+    assert ranking["Overall (scorecard)"].is_monotonic_decreasing and ranking["Reasons"].str.len().min() > 0
+    assert any(s.value.startswith("Seed 20260427: 4 of 40 riders") for s in at.success)  # the recorded sample
     at.selectbox(key="rider").set_value("R0039").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Rider R0039" in [h.value for h in at.subheader]
+    metrics = {m.label: m.value for m in at.tabs[2].metric}
+    assert "Overall (scorecard)" in metrics and "Overtime pay owed (CNY)" in metrics
+    assert any(m.value.startswith("**Category (人社部发〔2021〕56号)") for m in at.tabs[2].markdown)
+    factors = next(d.value for d in at.tabs[2].dataframe if "Criterion" in d.value.columns)
+    assert len(factors) == 5 and set(factors["Status"]) <= {"met", "not met", "not measurable from these inputs"}
     finding = at.selectbox(key="finding_R0039")
     finding.set_value(next(f for f in finding.options if "daily-hours-over-limit" in f)).run()
     evidence = next(d.value for d in at.tabs[2].dataframe if "Record" in d.value.columns)

@@ -1,10 +1,12 @@
 """The evidence dossier, its escaping and CSV safety, evidence resolution, the research export,
 uploads and the views the app draws, on small hand-built cases."""
 
+import html
 import io
 import json
 import zipfile
 from datetime import datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -18,6 +20,16 @@ from auditor.evidence import resolve
 from auditor.findings import Findings, validate
 from auditor.i18n import LANGUAGES, strings
 from conftest import TZ, activity_rows, local
+
+SAMPLE = Path(__file__).parents[1] / "sample_logs"
+
+
+@pytest.fixture(scope="module")
+def sample_result() -> tuple[Case, Findings]:
+    import connectors
+
+    case = connectors.load([SAMPLE])
+    return case, run_all(case)
 
 HOSTILE_TEXT = "<script>alert('x')</script> 今晚22点前把日报发我"
 HOSTILE_NAME = '=HYPERLINK("http://evil.example","click")'
@@ -185,3 +197,34 @@ def test_cli_report_writes_the_dossier(small_case, tmp_path):
     research_run = runner.invoke(app, ["research-export", str(tmp_path / "case"), "--salt", "s", "--out",
                                        str(tmp_path / "r")])
     assert research_run.exit_code == 0 and (tmp_path / "r" / "riders.parquet").is_file()
+
+
+def test_dossier_of_a_station_rider_has_scorecard_category_overtime_and_offhours_criteria(sample_result, tmp_path):
+    case, result = sample_result
+    files = report.write_dossier(result, case, ["R0031"], tmp_path, {}, "en")
+    page = next(f for f in files if f.suffix == ".html").read_text(encoding="utf-8")
+    card = result.measures["scorecard"].filter(pl.col("worker_id") == "R0031").row(0, named=True)
+    owed = result.measures["overtime"].filter(pl.col("worker_id") == "R0031").row(0, named=True)
+    assert "Control scorecard and category" in page and card["category_en"] in page
+    assert html.escape(card["reasons_en"]) in page
+    assert "Supreme People&#x27;s Court factors" in page or "Supreme People's Court factors" in page
+    assert "Overtime pay owed by band" in page and f"{owed['pay_owed']:,.2f}" in page
+    assert html.escape(owed["wage_basis"]) in page  # the wage assumption is stated
+    for criterion in ("Criterion 1", "criterion 2", "criterion 3"):
+        assert criterion in page
+    assert "chats/wechat_R0031.csv" in page
+    assert "<h3>Measure: scorecard</h3>" not in page  # shown once, in its own section
+
+
+def test_ranking_uses_the_scorecard_and_the_sample_matches_the_recorded_one(sample_result):
+    case, result = sample_result
+    ranked = views.ranking(result, views.workers(case, result))
+    assert ranked["overall"].is_sorted(descending=True)
+    card = result.measures["scorecard"]
+    first = card.sort("overall", descending=True).row(0, named=True)
+    assert ranked.row(0, named=True)["worker_id"] == first["worker_id"] and ranked["category"][0] == first["category"]
+    assert ranked["personal"].to_list() == ranked.join(card, on="worker_id", maintain_order="left")["personal_right"].to_list()
+    recorded = result.measures["inspection_sample"]
+    picked = views.random_sample(ranked["worker_id"].to_list(), recorded.height, recorded["seed"][0])
+    assert picked == sorted(recorded["worker_id"].to_list())
+    assert views.worker_views(result, "R0031")["view"].unique().to_list() == ["cn_spc"]
