@@ -293,9 +293,10 @@ def scorecard_section(result: Findings, rank_row: dict, worker: str) -> None:
     if rank_row.get("overall") is not None:
         cols[0].metric(T("overall"), f"{rank_row['overall']:.2f}", help=T("overall_help"))
     else:
-        cols[0].metric(T("risk"), f"{rank_row['risk']:.2f}")
+        cols[0].metric(T("risk"), "—" if rank_row["risk"] is None else f"{rank_row['risk']:.2f}")
     for col, family in zip(cols[1:], FAMILIES):
-        col.metric(T("family_" + family), f"{rank_row[family]:.2f}")
+        value = rank_row[family]
+        col.metric(T("family_" + family), "—" if value is None else f"{value:.2f}")
     if rank_row.get("category") is None:
         st.info(T("not_available", what=T("category")))
         return

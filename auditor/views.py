@@ -37,17 +37,19 @@ def family_scores(findings: pl.DataFrame) -> pl.DataFrame:
 
 def risk_ranking(findings: pl.DataFrame, workers: list[str]) -> pl.DataFrame:
     """Every worker (also those without findings) with one column per family score and ``risk`` =
-    the sum of family scores ÷ the number of families, so breadth of control counts as well as depth."""
+    the mean of the families measured (a family no analyzer measures is left empty), so breadth of
+    control counts as well as depth."""
     per_family = family_scores(findings)
     wide = (pl.DataFrame({"worker_id": workers}, schema={"worker_id": pl.String})
             .join(per_family.pivot("family", index="worker_id", values="score", on_columns=list(FAMILIES)),
                   on="worker_id", how="left")
             .join(per_family.group_by("worker_id").agg(findings=pl.col("findings").sum()), on="worker_id", how="left"))
-    for family in FAMILIES:
+    measured = [f for f in FAMILIES if f in wide.columns]
+    for family in FAMILIES:  # a family no analyzer measured stays empty ("—"), not a score of 0
         if family not in wide.columns:
             wide = wide.with_columns(pl.lit(None, pl.Float64).alias(family))
-    return (wide.with_columns(pl.col(*FAMILIES, "findings").fill_null(0))
-            .with_columns(risk=pl.sum_horizontal(*FAMILIES) / len(FAMILIES))
+    return (wide.with_columns(pl.col(*measured, "findings").fill_null(0))
+            .with_columns(risk=pl.mean_horizontal(*FAMILIES))
             .select("worker_id", "risk", *FAMILIES, "findings")
             .sort(["risk", "findings", "worker_id"], descending=[True, True, False]))
 
@@ -64,7 +66,7 @@ def ranking(result: Findings, workers: list[str]) -> pl.DataFrame:
     card = card.select("worker_id", *SCORECARD_FAMILIES, *SCORECARD_COLUMNS)
     return (base.drop(*SCORECARD_FAMILIES).join(card, on="worker_id", how="left", maintain_order="left")
             .with_columns(pl.col(*SCORECARD_FAMILIES).fill_null(0))
-            .with_columns(risk=pl.sum_horizontal(*FAMILIES) / len(FAMILIES))
+            .with_columns(risk=pl.mean_horizontal(*FAMILIES))
             .select("worker_id", *SCORECARD_COLUMNS[:2], "risk", *FAMILIES, "findings", *SCORECARD_COLUMNS[2:])
             .sort(["overall", "risk", "worker_id"], descending=[True, True, False], nulls_last=True))
 
