@@ -98,7 +98,7 @@ def failed_dispatches(rng, orders: dict, world: World) -> dict:
     f["distance"] = np.round(1000 + 5000 * rng.random(n) ** 1.5).astype(np.int64)
     f["picked"] = np.full(n, -1)
     f["delivered"] = np.full(n, -1)
-    f["auto"] = rng.random(n) < 0.9 * rd.subordination[f["rider"]]
+    f["auto"] = system_assigned(rng, world, f["rider"])
     u = rng.random(n)
     f["outcome"] = np.where(f["auto"], np.where(u < 0.7, REASSIGNED, CANCELLED),
                             np.select([u < 0.65, u < 0.9], [REJECTED, TIMED_OUT], CANCELLED))
@@ -177,10 +177,18 @@ def price(rng, orders: dict, world: World, cal: Calendar, rules: PayRules, block
     orders["penalty"] = orders["pen_late"] + orders["pen_reject"] + orders["pen_rating"] + checkin
 
 
+def system_assigned(rng, world: World, rider: np.ndarray) -> np.ndarray:
+    """Which dispatches the system imposes (系统派单): more often the more a rider is managed;
+    crowd-sourced part-timers only ever get offers they are free to take (抢单)."""
+    rd = world.riders
+    share = np.where(rd.rtype[rider] == CROWD, 0.0, 0.9 * rd.subordination[rider])
+    return rng.random(len(rider)) < share
+
+
 def dispatches(rng, cal: Calendar, world: World, blocks: pl.DataFrame, order_rate: float,
                rules: PayRules = PayRules()) -> pl.DataFrame:
     carried = trips(rng, blocks, world, order_rate)
-    carried["auto"] = rng.random(len(carried["rider"])) < 0.9 * world.riders.subordination[carried["rider"]]
+    carried["auto"] = system_assigned(rng, world, carried["rider"])
     carried["outcome"] = np.where(carried["auto"], AUTO_ASSIGNED, ACCEPTED)
     carried["platform"] = secondary_platform_trips(rng, carried, blocks)
     failed = failed_dispatches(rng, carried, world)
