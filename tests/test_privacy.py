@@ -13,6 +13,7 @@ def test_streamlit_sends_no_usage_statistics_and_asks_for_no_email():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert config["browser"]["gatherUsageStats"] is False
     assert config["server"]["showEmailPrompt"] is False
+    assert config["server"]["address"] == "localhost"  # else Streamlit looks up the public IP online
 
 
 def test_no_module_of_the_tool_imports_a_network_client():
