@@ -58,7 +58,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="*", help="riders per city (default by mode)")
     parser.add_argument("--order-rate", type=float, default=2.0,
-                        help="simulator dispatch density; 2.0 gives the issue's ≥ 9 M dispatches at 10,000 riders × 30 days")
+                        help="simulator dispatch density (2.0: ~5.7 M dispatches at 10,000 riders × 30 days; trips are "
+                             "back to back, so more needs riders carrying overlapping orders in the model)")
     args = parser.parse_args()
     sizes = args.sizes or ([50, 100, 200] if args.small else [1000, 3000, 10000])
     days = 7 if args.small else 30
