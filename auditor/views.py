@@ -44,7 +44,7 @@ def risk_ranking(findings: pl.DataFrame, workers: list[str]) -> pl.DataFrame:
             .join(per_family.pivot("family", index="worker_id", values="score", on_columns=list(FAMILIES)),
                   on="worker_id", how="left")
             .join(per_family.group_by("worker_id").agg(findings=pl.col("findings").sum()), on="worker_id", how="left"))
-    measured = [f for f in FAMILIES if f in wide.columns]
+    measured = [f for f in FAMILIES if f in set(per_family["family"])]
     for family in FAMILIES:  # a family no analyzer measured stays empty ("—"), not a score of 0
         if family not in wide.columns:
             wide = wide.with_columns(pl.lit(None, pl.Float64).alias(family))

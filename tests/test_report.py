@@ -228,3 +228,13 @@ def test_ranking_uses_the_scorecard_and_the_sample_matches_the_recorded_one(samp
     picked = views.random_sample(ranked["worker_id"].to_list(), recorded.height, recorded["seed"][0])
     assert picked == sorted(recorded["worker_id"].to_list())
     assert views.worker_views(result, "R0031")["view"].unique().to_list() == ["cn_spc"]
+
+
+def test_a_family_no_analyzer_measured_is_empty_and_left_out_of_risk(small_case):
+    from auditor.analyzers import daily_hours
+    from auditor.settings import Settings
+
+    findings = daily_hours.run(small_case, Settings()).findings  # working time only
+    ranked = views.risk_ranking(findings, ["R1", "R2"])
+    assert ranked["algorithmic"].is_null().all() and ranked["personal"].is_null().all()
+    assert ranked["risk"].to_list() == ranked["working_time"].to_list()
