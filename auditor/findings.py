@@ -101,6 +101,16 @@ def validate(findings: pl.DataFrame, evidence: pl.DataFrame, measures: dict | No
                     evidence.select(list(EVIDENCE)).unique(maintain_order=True), measures or {})
 
 
+def ref(table: str, src: str = "src", src_row: str = "src_row") -> pl.Expr:
+    """The canonical row a record came from, as one evidence reference."""
+    return pl.struct(table=pl.lit(table), src=pl.col(src), src_row=pl.col(src_row))
+
+
+def evidence_rows(frame: pl.DataFrame, finding_id: pl.Expr, refs: str = "refs") -> pl.DataFrame:
+    """One evidence row per reference in the list column ``refs`` of each finding's row."""
+    return frame.select(finding_id=finding_id, ref=refs).explode("ref").drop_nulls("ref").unnest("ref")
+
+
 def render(template: str, **columns: pl.Expr) -> pl.Expr:
     """A bilingual template such as ``"{worker} worked {hours} h"`` as one vectorised expression."""
     names = re.findall(r"{(\w+)}", template)

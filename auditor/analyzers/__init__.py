@@ -5,7 +5,17 @@ canonical columns it needs. Register it once, here."""
 
 from __future__ import annotations
 
-from auditor.analyzers import context, control, daily_hours, messages, offhours, overtime, platform_time, sessions, worktime
+from auditor.analyzers import (
+    context,
+    control,
+    daily_hours,
+    messages,
+    offhours,
+    overtime,
+    platform_time,
+    sessions,
+    worktime,
+)
 from auditor.case import Case
 from auditor.findings import Findings
 from auditor.settings import Settings

@@ -15,7 +15,7 @@ import polars as pl
 from auditor.analyzers import context
 from auditor.analyzers.intervals import daily_union, online_intervals, order_intervals
 from auditor.case import Case
-from auditor.findings import Findings, render, validate
+from auditor.findings import Findings, evidence_rows, render, validate
 from auditor.settings import Settings
 
 ID = "daily-hours-over-limit"
@@ -63,7 +63,6 @@ def run(case: Case, settings: Settings) -> Findings:
            for lang, template in (("zh", EXPLANATION_ZH), ("en", EXPLANATION_EN))},
         parameters=pl.lit(json.dumps({"limit_hours": limit, "score_full_at_hours": full_at, "timezone": case.tz})),
     )
-    evidence = (over.select(finding_id=pl.format("{}:{}:{}", pl.lit(ID), "worker_id", "date"), ref="refs")
-                .explode("ref").unnest("ref"))
+    evidence = evidence_rows(over, pl.format("{}:{}:{}", pl.lit(ID), "worker_id", "date"))
     measures = {"daily_hours": days.select("worker_id", "date", "hours", "first_start", "last_end")}
     return validate(findings, evidence, measures)

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import polars as pl
 
+from auditor.findings import ref
+
 REF = pl.Struct({"table": pl.String, "src": pl.String, "src_row": pl.Int64})
 SESSION_KINDS = ("login", "logout", "online", "offline")
 WORKING_OUTCOMES = ("accepted", "auto_assigned")
-
-
-def _ref(table: str, src: str = "src", src_row: str = "src_row") -> pl.Expr:
-    return pl.struct(table=pl.lit(table), src=pl.col(src), src_row=pl.col(src_row))
 
 
 def online_intervals(activity: pl.LazyFrame) -> pl.LazyFrame:
@@ -38,7 +36,7 @@ def online_intervals(activity: pl.LazyFrame) -> pl.LazyFrame:
             "worker_id",
             start=pl.col("ts"),
             end=pl.coalesce("next_ts", "last_ts"),
-            refs=pl.concat_list(_ref("activity"), _ref("activity", "next_src", "next_src_row")).list.eval(
+            refs=pl.concat_list(ref("activity"), ref("activity", "next_src", "next_src_row")).list.eval(
                 pl.element().filter(pl.element().struct.field("src").is_not_null())),
         )
     )
@@ -51,7 +49,7 @@ def order_intervals(orders: pl.LazyFrame) -> pl.LazyFrame:
         "worker_id",
         start=pl.coalesce("responded_at", "dispatched_at"),
         end=pl.col("delivered_at"),
-        refs=pl.concat_list(_ref("orders")),
+        refs=pl.concat_list(ref("orders")),
     )
 
 

@@ -16,7 +16,7 @@ import polars as pl
 
 from auditor.analyzers import context, interval_sets, sessions
 from auditor.case import Case
-from auditor.findings import Findings, render, validate
+from auditor.findings import Findings, evidence_rows, render, validate
 from auditor.settings import Settings
 
 ID = "offhours-substantive-work"
@@ -200,7 +200,6 @@ def run(case: Case, settings: Settings) -> Findings:
         explanation_en=render(EXPLANATION_EN, **columns),
         parameters=parameters,
     )
-    evidence = (described.select(finding_id=pl.format("{}:{}", pl.lit(ID), WORKER), ref="refs").explode("ref")
-                .unnest("ref"))
+    evidence = evidence_rows(described, pl.format("{}:{}", pl.lit(ID), WORKER))
     measure = off.drop("refs").with_columns(finding_id=pl.format("{}:{}", pl.lit(ID), WORKER))
     return validate(findings, evidence, {"offhours_sessions": measure, "offhours_summary": described.drop("refs")})

@@ -21,7 +21,7 @@ import polars as pl
 from auditor import calendar
 from auditor.analyzers import context, worktime
 from auditor.case import Case
-from auditor.findings import Findings, render, validate
+from auditor.findings import Findings, evidence_rows, render, validate
 from auditor.law import load as load_law
 from auditor.settings import Settings
 
@@ -142,6 +142,5 @@ def run(case: Case, settings: Settings) -> Findings:
         sources=pl.lit(sources, dtype=pl.List(pl.String)),
         explanation_zh=render(EXPLANATION_ZH, **columns), explanation_en=render(EXPLANATION_EN, **columns),
         parameters=parameters)
-    evidence = (due.select(finding_id=pl.format("{}:{}", pl.lit(ID), WORKER), ref="refs").explode("ref")
-                .drop_nulls("ref").unnest("ref"))
+    evidence = evidence_rows(due, pl.format("{}:{}", pl.lit(ID), WORKER))
     return validate(findings, evidence, {"overtime": owed.drop("refs")})

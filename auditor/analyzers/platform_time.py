@@ -25,7 +25,7 @@ from auditor.analyzers.intervals import (
     order_intervals,
 )
 from auditor.case import Case
-from auditor.findings import Findings, render, validate
+from auditor.findings import Findings, evidence_rows, render, validate
 from auditor.settings import Settings
 
 ID = "platform-daily-working-time"
@@ -69,10 +69,6 @@ def continuous_order_stretches(case: Case, settings: Settings, pause_minutes: fl
     pause = pl.duration(microseconds=int(pause_minutes * 60e6))
     return (interval_sets.stitch(order_intervals(orders), pause).collect()
             .with_columns(hours=interval_sets.hours()))
-
-
-def _evidence(frame: pl.DataFrame, finding_id: pl.Expr) -> pl.DataFrame:
-    return frame.select(finding_id=finding_id, ref="refs").explode("ref").drop_nulls("ref").unnest("ref")
 
 
 @context.sharing
@@ -127,5 +123,5 @@ def run(case: Case, settings: Settings) -> Findings:
     findings = pl.concat([days_found, stretch_found.select(columns)]).select(
         "finding_id", "worker_id", "indicator", "family", "period", pl.col("value").cast(pl.Float64), "unit",
         "threshold", "score", "sources", "explanation_zh", "explanation_en", "parameters")
-    evidence = pl.concat([_evidence(long_days, day_id), _evidence(stretches, stretch_id)])
+    evidence = pl.concat([evidence_rows(long_days, day_id), evidence_rows(stretches, stretch_id)])
     return validate(findings, evidence, {"platform_time": states.drop("refs")})

@@ -26,7 +26,7 @@ from auditor import calendar
 from auditor.analyzers import context, interval_sets, sessions
 from auditor.analyzers.intervals import daily_union
 from auditor.case import Case
-from auditor.findings import Findings, render, validate
+from auditor.findings import Findings, evidence_rows, render, validate
 from auditor.law import load as load_law
 from auditor.settings import Settings
 
@@ -81,8 +81,7 @@ def _finding(frame: pl.DataFrame, indicator: str, period: pl.Expr, value: str, t
 
 
 def _evidence(frame: pl.DataFrame, indicator: str, period: pl.Expr) -> pl.DataFrame:
-    return (frame.select(finding_id=pl.format("{}:{}:{}", pl.lit(indicator), WORKER, period), ref="refs")
-            .explode("ref").drop_nulls("ref").unnest("ref"))
+    return evidence_rows(frame, pl.format("{}:{}:{}", pl.lit(indicator), WORKER, period))
 
 
 def _week(date_col: str = "date") -> pl.Expr:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from auditor.analyzers.control.common import Inputs, ref, rows, spec, wilson
+from auditor.analyzers.control.common import Inputs, rows, spec, wilson
+from auditor.findings import ref
 
 AUTO = "auto-assignment"
 CONSEQUENCE = "rejection-consequence"

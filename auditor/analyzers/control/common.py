@@ -23,7 +23,7 @@ from auditor.analyzers.daily_hours import daily_hours
 from auditor.analyzers.intervals import REF, online_intervals
 from auditor.analyzers.messages import classified
 from auditor.case import Case
-from auditor.findings import Findings, render, validate
+from auditor.findings import Findings, evidence_rows, render, validate
 from auditor.settings import Settings
 
 Z95 = 1.959963984540054
@@ -36,11 +36,6 @@ ROWS = {
 
 def spec(indicator: str) -> dict:
     return law.load_control("indicators")["indicator"][indicator]
-
-
-def ref(table: str) -> pl.Expr:
-    """The canonical row a record came from, as one evidence reference."""
-    return pl.struct(table=pl.lit(table), src=pl.col("src"), src_row=pl.col("src_row"))
 
 
 def first_each_hour(ts: str = "ts") -> pl.Expr:
@@ -134,7 +129,7 @@ def findings(table: pl.DataFrame) -> Findings:
         explanation_zh=render(EXPLAIN_ZH, name=pl.col("name_zh"), detail=pl.col("detail_zh"), **figures),
         explanation_en=render(EXPLAIN_EN, name=pl.col("name_en"), detail=pl.col("detail_en"), **figures),
         parameters=pl.struct("zero_at", "full_at", "weight", "n", "ci_low", "ci_high").struct.json_encode())
-    evidence = shown.select(finding_id=fid, ref="refs").explode("ref").unnest("ref")
+    evidence = evidence_rows(shown, fid)
     return validate(found, evidence)
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from auditor.analyzers.control.common import Inputs, ref, rows, theil_sen, wilson
+from auditor.analyzers.control.common import Inputs, rows, theil_sen, wilson
+from auditor.findings import ref
 
 TIGHTNESS = "deadline-tightness"
 COMPRESSION = "deadline-compression"

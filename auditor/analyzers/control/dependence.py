@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from auditor.analyzers.control.common import Inputs, ref, rows
+from auditor.analyzers.control.common import Inputs, rows
 from auditor.analyzers.intervals import SESSION_KINDS
+from auditor.findings import ref
 
 DEPENDENCE = "platform-dependence"
 CONTINUITY = "work-continuity"

@@ -17,7 +17,8 @@ import numpy as np
 import polars as pl
 import shapely
 
-from auditor.analyzers.control.common import Inputs, first_each_hour, ref, rows, spec, wilson
+from auditor.analyzers.control.common import Inputs, first_each_hour, rows, spec, wilson
+from auditor.findings import ref
 
 ID = "zone-confinement"
 

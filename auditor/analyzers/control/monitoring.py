@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from auditor.analyzers.control.common import Inputs, first_each_hour, ref, rows
+from auditor.analyzers.control.common import Inputs, first_each_hour, rows
+from auditor.findings import ref
 
 PING = "gps-ping-interval"
 CHECK_IN = "photo-check-ins"

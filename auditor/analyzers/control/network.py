@@ -19,7 +19,8 @@ from itertools import pairwise
 import networkx as nx
 import polars as pl
 
-from auditor.analyzers.control.common import Inputs, ref, rows
+from auditor.analyzers.control.common import Inputs, rows
+from auditor.findings import ref
 
 INSTRUCTIONS = "supervisor-instructions"
 MISMATCH = "direction-contract-mismatch"

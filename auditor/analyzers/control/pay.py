@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from auditor.analyzers.control.common import Inputs, minimum_hourly_wage, ref, rows, spec
+from auditor.analyzers.control.common import Inputs, minimum_hourly_wage, rows, spec
+from auditor.findings import ref
 
 CUT = "pay-rate-cut"
 EARNINGS = "earnings-per-hour"

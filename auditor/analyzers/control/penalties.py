@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from auditor.analyzers.control.common import Inputs, ref, rows
+from auditor.analyzers.control.common import Inputs, rows
+from auditor.findings import ref
 
 ID = "penalty-share"
 REASON_SEPARATOR = "; "

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from auditor.analyzers.control.common import Inputs, ref, rows, spec
+from auditor.analyzers.control.common import Inputs, rows, spec
+from auditor.findings import ref
 
 SANCTIONS = "account-sanctions"
 PRESSURE = "acceptance-pressure"
