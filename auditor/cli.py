@@ -31,14 +31,15 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
-def _read_case(paths: list[Path]) -> Case:
+def _read_case(paths: list[Path], tz: str | None = None) -> Case:
+    """A saved case as it is, or exports read with a progress bar and their ingest table printed."""
     import connectors
 
     if len(paths) == 1 and Case.is_saved(paths[0]):
         return Case.load(paths[0])
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("reading", total=None)
-        case = connectors.load(paths, progress=lambda name: progress.update(task, description=f"reading {name}"))
+        case = connectors.load(paths, tz=tz, progress=lambda name: progress.update(task, description=f"reading {name}"))
     _print_ingest(case)
     return case
 
@@ -143,15 +144,10 @@ def ingest(
     tz: Annotated[str | None, typer.Option(help="Time zone of timestamps without offset (default: case.toml or Asia/Shanghai).")] = None,
 ) -> None:
     """Read exports into a canonical case and print the row accounting of every file."""
-    import connectors
-
     try:
-        with Progress(console=err, transient=True) as progress:
-            task = progress.add_task("reading", total=None)
-            case = connectors.load(paths, tz=tz, progress=lambda n: progress.update(task, description=f"reading {n}"))
+        case = _read_case(paths, tz)
     except (FileNotFoundError, ValueError) as e:
         _fail(str(e))
-    _print_ingest(case)
     case.save(out)
     console.print(f"case written to {out}")
 
