@@ -8,9 +8,9 @@ These are views of the analyzers' output, not analyzers: they make no findings.
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 
+from auditor.analyzers import scorecard
 from auditor.analyzers.intervals import online_intervals, order_intervals, split_local_days
 from auditor.case import Case
 from auditor.findings import FAMILIES, Findings
@@ -104,12 +104,8 @@ def station_aggregates(ranking: pl.DataFrame, case: Case) -> pl.DataFrame:
 
 
 def random_sample(candidates: list[str], n: int, seed: int) -> list[str]:
-    """双随机 (random selection of who is inspected): ``n`` workers drawn without replacement with
-    a recorded seed. Candidates are sorted first, as ``scorecard.inspection_sample`` does, so the same
-    seed over the same workers gives the same sample in a later review and in the analyzers' record."""
-    pool = sorted(candidates)
-    chosen = np.random.default_rng(seed).choice(len(pool), size=min(n, len(pool)), replace=False)
-    return sorted(pool[i] for i in chosen)
+    """双随机 from the app: the same draw as the analyzers' recorded ``inspection_sample``."""
+    return scorecard.draw(candidates, n, seed)
 
 
 def interval_measures(result: Findings) -> dict[str, pl.DataFrame]:

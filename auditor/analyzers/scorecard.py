@@ -165,13 +165,21 @@ def platforms(card: pl.DataFrame, table: pl.DataFrame, orders: pl.DataFrame) -> 
     return _group_aggregate(card, table, orders.select("worker_id", "platform").unique(), "platform")
 
 
-def inspection_sample(card: pl.DataFrame, size: int, seed: int, strata: pl.DataFrame | None = None) -> pl.DataFrame:
-    """双随机: a reproducible random sample of riders. Workers are sorted by id before drawing, so
-    the same seed over the same riders gives the same sample; the seed is a column of the output."""
+def draw(candidates: list[str], size: int, seed: int) -> list[str]:
+    """双随机: ``size`` workers drawn without replacement with a recorded seed. Candidates are sorted
+    first, so the same seed over the same workers gives the same sample in any later review."""
+    pool = sorted(candidates)
+    take = min(size, len(pool))
+    picked = np.sort(np.random.default_rng(seed).choice(len(pool), size=take, replace=False)) if take else []
+    return [pool[i] for i in picked]
+
+
+def inspection_sample(card: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
+    """The 双随机 sample of riders (``draw``) with their scores; the seed is a column of the output."""
     pool = card.select("worker_id", "overall", "category").sort("worker_id")
-    take = min(size, pool.height)
-    picked = np.sort(np.random.default_rng(seed).choice(pool.height, size=take, replace=False)) if take else []
-    return pool[list(picked)].with_columns(seed=pl.lit(seed), pool_size=pl.lit(pool.height), sample_size=pl.lit(take))
+    chosen = draw(pool["worker_id"].to_list(), size, seed)
+    return pool.filter(pl.col("worker_id").is_in(chosen)).with_columns(
+        seed=pl.lit(seed), pool_size=pl.lit(pool.height), sample_size=pl.lit(len(chosen)))
 
 
 def measures(table: pl.DataFrame, inputs) -> dict[str, pl.DataFrame]:
