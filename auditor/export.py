@@ -39,6 +39,18 @@ def evidence_with_files(result: Findings, case: Case) -> pl.DataFrame:
     return result.evidence.join(files, on="src", how="left").select("finding_id", "table", "src", "file", "src_row")
 
 
+def run_stamp() -> dict:
+    """Who wrote an output and when: the head of every manifest (全程留痕)."""
+    return {"tool": "platform-work-auditor", "version": __version__,
+            "run_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def write_manifest(out: Path, manifest: dict) -> Path:
+    path = out / "manifest.json"
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    return path
+
+
 def write_audit(result: Findings, case: Case, out: Path, settings: dict) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     write_table(result.findings, out, "findings")
@@ -46,13 +58,6 @@ def write_audit(result: Findings, case: Case, out: Path, settings: dict) -> list
     for name, frame in result.measures.items():
         write_table(frame, out, name)
     case.save(out / "case")
-    manifest = {
-        "tool": "platform-work-auditor",
-        "version": __version__,
-        "run_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "settings": settings,
-        "case": case.manifest,
-        "outputs": sorted(p.name for p in out.iterdir() if p.is_file()),
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_manifest(out, {**run_stamp(), "settings": settings, "case": case.manifest,
+                         "outputs": sorted(p.name for p in out.iterdir() if p.is_file())})
     return sorted(out.iterdir())

@@ -9,21 +9,20 @@ written outside the output folder.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import io
 import json
 import re
 import zipfile
-from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
 
 from auditor import __version__
 from auditor.case import Case
+from auditor.case import sha256 as _sha256
 from auditor.evidence import resolve
-from auditor.export import write_table
+from auditor.export import run_stamp, write_manifest, write_table
 from auditor.findings import FAMILIES, Findings
 from auditor.i18n import strings, t
 from auditor.views import for_worker, ranking, worker_views
@@ -175,16 +174,13 @@ def render_html(result: Findings, case: Case, evidence: pl.DataFrame, workers: l
             f"<title>{title}</title><style>{CSS}</style></head><body>{''.join(body)}</body></html>")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def write_dossier(result: Findings, case: Case, workers: list[str], out: str | Path, settings: dict,
                   lang: str = "zh") -> list[Path]:
     """Write the dossier of ``workers`` into ``out``; returns the files written (manifest last)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    run_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    stamp = run_stamp()
+    run_at = stamp["run_at"]
     findings = result.findings.filter(pl.col("worker_id").is_in(workers))
     selected = Findings(findings, result.evidence.join(findings.select("finding_id"), on="finding_id", how="semi"),
                         result.measures)
@@ -195,16 +191,13 @@ def write_dossier(result: Findings, case: Case, workers: list[str], out: str | P
     page.write_text(render_html(selected, case, evidence, workers, settings, run_at, lang), encoding="utf-8")
     written = [page, *(out / f"{n}.{ext}" for n in ("findings", "evidence") for ext in ("csv", "parquet"))]
     manifest = {
-        "tool": "platform-work-auditor", "version": __version__, "run_at": run_at, "workers": workers,
-        "language": lang, "settings": settings,
+        **stamp, "workers": workers, "language": lang, "settings": settings,
         "inputs": [{"src": s.src, "path": s.path, "size": s.size, "sha256": s.sha256, "connector": s.connector,
                     "rows_read": s.rows_read, "rows_kept": s.rows_kept, "rows_rejected": s.rows_rejected}
                    for s in case.sources],
         "outputs": {p.name: _sha256(p) for p in written},
     }
-    path = out / "manifest.json"
-    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    return [*written, path]
+    return [*written, write_manifest(out, manifest)]
 
 
 def zip_folder(files: list[Path]) -> bytes:

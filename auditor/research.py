@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
 
-from auditor import __version__
 from auditor.case import Case
-from auditor.export import write_table
+from auditor.export import run_stamp, write_manifest, write_table
 from auditor.findings import Findings
 from auditor.views import risk_ranking, stations, workers
 
@@ -85,10 +82,7 @@ def write_research(result: Findings, case: Case, out: str | Path, options: Pseud
     if (messages := message_table(result, options)) is not None:
         write_table(messages, out, "messages")
         names.append("messages")
-    manifest = {"tool": "platform-work-auditor", "version": __version__,
-                "run_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "pseudonymisation": options.manifest(), "settings": settings,
-                # file names often carry a worker id (wechat_R0003.csv): only the hashes are recorded
-                "inputs": [{"sha256": s.sha256} for s in case.sources]}
-    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_manifest(out, {**run_stamp(), "pseudonymisation": options.manifest(), "settings": settings,
+                         # file names often carry a worker id (wechat_R0003.csv): only the hashes are recorded
+                         "inputs": [{"sha256": s.sha256} for s in case.sources]})
     return [*(out / f"{n}.{ext}" for n in names for ext in ("csv", "parquet")), out / "manifest.json"]
