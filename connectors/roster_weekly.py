@@ -2,7 +2,9 @@
 headers ``骑手编号,星期,班次开始,班次结束,生效日期,失效日期,类型``), ``,`` or ``;``.
 
 One line is one weekly shift: ``weekday`` is ``1``–``7`` (ISO, Monday = 1), ``Mon``/``Monday`` or
-``周一``/``星期一`` … ``周日``/``周天``; ``start``/``end`` are local ``HH:MM`` as in the dated roster
+``周一``/``星期一`` … ``周日``/``周天``, or several of them as a range (``周一至周五``, ``周一到周五``,
+``Mon-Fri``, ``1~5``; ``周六至周一`` wraps over the week end) or a list (``周六、周日``, ``Sat/Sun``,
+``1,3,5`` in a quoted cell), or a mix (``周一至周三、周五``); ``start``/``end`` are local ``HH:MM`` as in the dated roster
 (an end before the start is the next day, ``24:00`` is midnight); ``valid_from``/``valid_to`` are
 optional ``YYYY-MM-DD`` dates bounding the rule (both included).
 
@@ -14,6 +16,7 @@ date of the case's dated records (orders, activity, messages). Every shift produ
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -41,7 +44,9 @@ _NAMES = (("mon", "monday", "周一", "星期一"), ("tue", "tues", "tuesday", "
           ("fri", "friday", "周五", "星期五"), ("sat", "saturday", "周六", "星期六"),
           ("sun", "sunday", "周日", "周天", "星期日", "星期天"))
 WEEKDAYS = {name: number for number, names in enumerate(_NAMES, start=1) for name in (str(number), *names)}
-RULE_SCHEMA = {"worker_id": pl.String, "weekday": pl.Int8, "start": pl.Duration("us"), "end": pl.Duration("us"),
+_LIST = re.compile(r"\s*[、,，;；/+&]\s*|\s+and\s+|和")
+_RANGE = re.compile(r"^(.+?)\s*(?:-|–|—|~|～|至|到|\bto\b)\s*(.+)$")
+RULE_SCHEMA = {"worker_id": pl.String, "weekday": pl.List(pl.Int8), "start": pl.Duration("us"), "end": pl.Duration("us"),
                "valid_from": pl.Date, "valid_to": pl.Date, "kind": pl.String, "src_row": pl.Int64}
 
 
@@ -62,9 +67,11 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     raw, rejections, rows_read = read_csv_rows(path, text, required=(), delimiter=delimiter)
     raw = raw.with_columns(pl.lit(None, pl.String).alias(f) for f in ALIASES if f not in mapped)
     column = {f: mapped.get(f, f) for f in ALIASES}  # rejections name the column as the file writes it
-    # the weekday stays text through the check, so an unknown one is an unknown value, not a bad number
-    day = pl.col(column["weekday"]).str.strip_chars().str.to_lowercase().replace_strict(
-        {name: str(number) for name, number in WEEKDAYS.items()}, default=None, return_dtype=pl.String)
+    # the weekday stays text through the check (an unknown one is an unknown value, not a bad number);
+    # a range or list is spelled out as "1,2,3" and becomes one rule per weekday after the check
+    texts = raw.get_column(column["weekday"]).drop_nulls().unique().to_list() if raw.height else []
+    spelled = {text: ",".join(map(str, days)) for text in texts if (days := weekdays(text))}
+    day = pl.col(column["weekday"]).replace_strict(spelled, default=None, return_dtype=pl.String)
     parsed = {"worker_id": (pl.col(column["worker_id"]).str.strip_chars(), column["worker_id"]),
               "weekday": (day, column["weekday"]), "start": (clock(column["start"]), column["start"]),
               "end": (clock(column["end"]), column["end"]), "kind": (kind(column["kind"]), column["kind"]),
@@ -75,11 +82,25 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     bad += [Rejection(line, "row-unknown-value", f"valid_to {to} is before valid_from {since}")
             for line, since, to in reversed_.select("src_row", "valid_from", "valid_to").iter_rows()]
     frame = frame.join(reversed_.select("src_row"), on="src_row", how="anti", maintain_order="left")
+    frame = frame.with_columns(pl.col("weekday").str.split(","))  # one rule per line, its weekdays a list
     detected = {"format": "weekly shift rules CSV", "encoding": encoding, "delimiter": repr(delimiter),
                 "time basis": TIME_BASIS.format(tz=options.tz),
                 "expansion": "each rule repeats weekly over valid_from..valid_to, an open end taking the case's first"
                              " or last dated record (done at load)"}
     return ReadResult({RULES: frame.select(pl.col(c).cast(t) for c, t in RULE_SCHEMA.items())}, rows_read, rejections + bad, detected)
+
+
+def weekdays(text: str) -> list[int] | None:
+    """ISO weekday numbers named by one cell (a day, a range, a list of both), or None if any part
+    is not a weekday. Called once per distinct spelling in a file, not per row."""
+    days: list[int] = []
+    for part in _LIST.split(text.strip().lower()):
+        bounds = _RANGE.match(part)
+        first, last = (WEEKDAYS.get(bounds[1]), WEEKDAYS.get(bounds[2])) if bounds else (WEEKDAYS.get(part),) * 2
+        if first is None or last is None:
+            return None
+        days += [(first - 1 + k) % 7 + 1 for k in range((last - first) % 7 + 1)]
+    return sorted(set(days))
 
 
 def record_span(tables: dict[str, pl.LazyFrame], tz: str) -> tuple[date | None, date | None]:
@@ -92,7 +113,9 @@ def record_span(tables: dict[str, pl.LazyFrame], tz: str) -> tuple[date | None, 
 
 def expand(rules: pl.DataFrame, span: tuple[date | None, date | None], tz: str) -> tuple[pl.DataFrame, dict[str, str]]:
     """Each rule (a ``RULES`` frame with ``src``) as one ``schedules`` row per matching local date,
-    and per source a note of what was produced. Vectorised: one weekly date range per rule, exploded."""
+    and per source a note of what was produced. Vectorised: one weekly date range per rule and
+    weekday, exploded."""
+    rules = rules.explode("weekday")
     first = pl.coalesce("valid_from", pl.lit(span[0], pl.Date))
     last = pl.coalesce("valid_to", pl.lit(span[1], pl.Date))
     on_weekday = first + pl.duration(days=(pl.col("weekday").cast(pl.Int64) - first.dt.weekday() + 7) % 7)

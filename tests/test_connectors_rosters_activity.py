@@ -81,12 +81,12 @@ def test_weekly_rules_are_kept_as_rules_with_weekdays_in_every_spelling():
     result = read(roster_weekly, "roster_weekly/rules.csv")
     assert result.tables[roster_weekly.RULES].select("worker_id", "weekday", "valid_from", "valid_to", "kind",
                                                      "src_row").rows() == [
-        ("R0001", 1, None, None, "roster", 2), ("R0001", 3, None, None, "roster", 3),
-        ("R0002", 6, datetime(2026, 4, 1).date(), datetime(2026, 4, 30).date(), "contract", 4),
-        ("R0002", 7, None, datetime(2026, 5, 3).date(), "roster", 5)]
+        ("R0001", [1], None, None, "roster", 2), ("R0001", [3], None, None, "roster", 3),
+        ("R0002", [6], datetime(2026, 4, 1).date(), datetime(2026, 4, 30).date(), "contract", 4),
+        ("R0002", [7], None, datetime(2026, 5, 3).date(), "roster", 5)]
     chinese = read(roster_weekly, "roster_weekly/排班规则.csv")
     assert chinese.detected["delimiter"] == "';'" and chinese.detected["encoding"] == "utf-8-sig"
-    assert chinese.tables[roster_weekly.RULES]["weekday"].to_list() == [1, 5]
+    assert chinese.tables[roster_weekly.RULES]["weekday"].to_list() == [[1], [5]]
     assert chinese.tables[roster_weekly.RULES]["kind"].to_list() == ["roster", "shift"]
 
 
@@ -129,12 +129,12 @@ def test_weekly_rules_expand_at_load_over_the_span_of_the_case_with_the_rule_as_
 def test_weekly_rules_keep_wall_clock_times_across_daylight_saving():
     """Europe/Berlin springs forward on Sunday 2026-03-29 at 02:00: a 01:00–04:00 shift that night
     lasts two hours; a shift starting at 02:30 cannot be placed and is counted as not made."""
-    rules = pl.DataFrame({"worker_id": ["W1", "W1", "W2"], "weekday": [7, 6, 7],
+    rules = pl.DataFrame({"worker_id": ["W1", "W1", "W2"], "weekday": [[7], [6], [7]],
                           "start": [timedelta(hours=1), timedelta(hours=9), timedelta(hours=2, minutes=30)],
                           "end": [timedelta(hours=4), timedelta(hours=17), timedelta(hours=5)],
                           "valid_from": [datetime(2026, 3, 22).date()] * 3, "valid_to": [None, None, None],
                           "kind": ["roster"] * 3, "src": ["S001"] * 3, "src_row": [2, 3, 4]},
-                         schema_overrides={"weekday": pl.Int8}).with_columns(
+                         schema_overrides={"weekday": pl.List(pl.Int8)}).with_columns(
         pl.col("start", "end").cast(pl.Duration("us")))
     span = (None, datetime(2026, 4, 4).date())
     shifts, notes = roster_weekly.expand(rules, span, "Europe/Berlin")
@@ -231,3 +231,23 @@ def test_ingest_table_shows_each_files_warning_duplicates_and_first_rejection(tm
     assert again.split("│")[7].strip() == ("1 of 3 rows rejected (listed with line and reason); 2 duplicate(s) removed;"
                                            " first: line 4, event_time: cannot parse soon")
     assert lines["platform_a/activity.csv"].split("│")[7].strip() == ""
+
+
+def test_weekly_rules_take_ranges_and_lists_of_weekdays_one_rule_per_day_with_the_line_as_provenance():
+    result = read(roster_weekly, "roster_weekly/ranges/排班规则_区间.csv")
+    rules = result.tables[roster_weekly.RULES]
+    assert rules.select("src_row", "weekday").rows() == [
+        (2, [1, 2, 3, 4, 5]), (3, [6, 7]), (4, [1, 2, 3]), (5, [1, 6, 7])]  # 周六至周一 wraps over Sunday
+    assert codes(result) == [(6, "row-unknown-value")]  # 周八 is no weekday: the whole line, named
+    assert "星期: unexpected value 周一至周八" in result.rejections[0].reason
+    assert (result.rows_read, result.rows_kept) == (5, 4)  # lines, not the rules they spell out
+    shifts, _ = roster_weekly.expand(rules.with_columns(src=pl.lit("S1")), (None, None), "Asia/Shanghai")
+    assert shifts.filter(pl.col("worker_id") == "R0004").height == 7  # Mon–Fri 09–18 and Sat, Sun 10–14
+
+
+@pytest.mark.parametrize(("text", "days"), [
+    ("周一到周五", [1, 2, 3, 4, 5]), ("星期一至星期五", [1, 2, 3, 4, 5]), ("Monday to Friday", [1, 2, 3, 4, 5]),
+    ("1~5", [1, 2, 3, 4, 5]), ("Sat/Sun", [6, 7]), ("1,3,5", [1, 3, 5]), ("周一至周三、周五", [1, 2, 3, 5]),
+    ("周天", [7]), ("Fri - Mon", [1, 5, 6, 7]), ("周八", None), ("周一至", None), ("", None)])
+def test_weekday_spellings(text, days):
+    assert roster_weekly.weekdays(text) == days
