@@ -104,6 +104,7 @@ EXPECTED_CONNECTOR = {
     "roster_weekly/rules.csv": "roster-weekly",
     "roster_weekly/排班规则.csv": "roster-weekly",
     "roster_weekly/broken/rules.csv": "roster-weekly",
+    "roster_weekly/ranges/排班规则_区间.csv": "roster-weekly",
     "activity_json/platform_a/events.json": "activity-json",
     "activity_json/platform_c/activity.json": "activity-json",
     "activity_json/broken/activity.json": "activity-json",
