@@ -1,4 +1,12 @@
-"""Case: the canonical tables of one audit, its local time zone, and the manifest of its sources."""
+"""Case: the canonical tables of one audit, its local time zone, and the manifest of its sources.
+
+A Case's tables are lazy. A case read from exports (``connectors.load``) scans Parquet files in a
+private scratch folder (``Scratch``: each input file's tables, written as the file was read), so a
+city never sits in memory whole. ``save`` streams every table into the case folder and then points
+the tables at hard links to the saved files inside a new scratch folder, removing the spilled ones:
+the case reads the same rows afterwards even if the saved folder is deleted. A scratch folder goes
+when its Case is saved, collected or the process ends. A LazyFrame taken from ``case.tables``
+reads those files: keep the Case while you use it, and take tables again after ``save``."""
 
 from __future__ import annotations
 
@@ -6,6 +14,8 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
+import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -47,6 +57,18 @@ class Source:
         return cls(**{**d, "rejected": [Rejected(**r) for r in d.get("rejected", [])]})
 
 
+class Scratch:
+    """A private temporary folder whose Parquet files a Case's tables read; removed with ``remove``,
+    when the object is garbage-collected (with the Case that holds it), or at exit."""
+
+    def __init__(self, prefix: str = "auditor-case-"):
+        self.path = Path(tempfile.mkdtemp(prefix=prefix))
+        self._finalizer = weakref.finalize(self, shutil.rmtree, self.path, ignore_errors=True)
+
+    def remove(self) -> None:
+        self._finalizer()
+
+
 @dataclass
 class Case:
     tables: dict[str, pl.LazyFrame]
@@ -55,11 +77,17 @@ class Case:
     settings: dict = field(default_factory=dict)
 
     origin: Path | None = field(default=None, compare=False, repr=False)  # the saved case it was loaded from
+    scratch: Scratch | None = field(default=None, compare=False, repr=False)  # the files its tables scan, if spilled
 
     def __post_init__(self) -> None:
         for name in schema.TABLES:
             self.tables.setdefault(name, schema.empty(name).lazy())
-        self._as_loaded = dict(self.tables) if self.origin else {}
+        self._read_from(self.origin, dict(self.tables) if self.origin else {})
+
+    def _read_from(self, folder: Path | None, tables: dict[str, pl.LazyFrame]) -> None:
+        """Remember which tables are still plain scans of ``folder/<name>.parquet``, so that save links them."""
+        self._as_loaded = tables
+        self._files = {name: folder / f"{name}.parquet" for name in tables}
 
     def table(self, name: str) -> pl.LazyFrame:
         return self.tables[name]
@@ -77,19 +105,38 @@ class Case:
         return next(s for s in self.sources if s.src == src)
 
     def save(self, directory: str | Path) -> Path:
-        """Write Parquet + manifest. A table still as loaded from a saved case is linked (or copied)
-        from there instead of rewritten: saving a city-sized case again would cost most of an audit."""
+        """Write Parquet + manifest, each table streamed (never collected whole). A table still as
+        loaded from a saved case is linked (or copied) from there instead of rewritten: saving a
+        city-sized case again would cost most of an audit. A spilled case then reads the saved files
+        (module docstring)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         for name, frame in self.tables.items():
             target = directory / f"{name}.parquet"
-            source = self.origin / f"{name}.parquet" if self.origin else None
+            source = self._files.get(name)
             if source and frame is self._as_loaded.get(name) and source.is_file():
                 _link_or_copy(source, target)
             else:
-                schema.validate(name, frame).write_parquet(target)
+                _write(name, frame, target)
         (directory / MANIFEST).write_text(json.dumps(self.manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        if self.scratch is not None:
+            self._read_saved(directory)
         return directory
+
+    def _read_saved(self, directory: Path) -> None:
+        """Point the tables at hard links to the saved files in a new scratch folder and drop the old
+        one (the spilled files). Where links are impossible (another file system) the tables stay as they are."""
+        kept = Scratch()
+        try:
+            for name in self.tables:
+                os.link(directory / f"{name}.parquet", kept.path / f"{name}.parquet")
+        except OSError:
+            kept.remove()
+            return
+        self.tables.update({name: pl.scan_parquet(kept.path / f"{name}.parquet") for name in self.tables})
+        self._read_from(kept.path, dict(self.tables))
+        self.scratch.remove()
+        self.scratch = kept
 
     @classmethod
     def load(cls, directory: str | Path) -> Case:
@@ -106,6 +153,33 @@ class Case:
     @staticmethod
     def is_saved(directory: str | Path) -> bool:
         return (Path(directory) / MANIFEST).is_file()
+
+
+def _write(name: str, frame: pl.LazyFrame | pl.DataFrame, target: Path) -> None:
+    """Stream ``frame`` into ``target`` through a new file renamed over it: a table read from
+    ``target`` itself, or a target hard-linked into another case, is never written through."""
+    frame = _checked(name, frame.lazy())
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        frame.sink_parquet(partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _checked(name: str, frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``schema.validate`` without holding the table: columns and types from the plan, null keys and
+    values outside an enumeration counted in one streamed pass; only a table that breaks the schema
+    is collected, by ``schema.validate`` itself, for its full error."""
+    present = frame.collect_schema()
+    schema.validate(name, pl.DataFrame(schema=present))
+    counts = [pl.col(c).null_count().alias(f"null {c}") for c in (*schema.KEYS[name], *schema.PROVENANCE)
+              if c in present]
+    counts += [(pl.col(c).is_not_null() & ~pl.col(c).is_in(allowed)).sum().alias(f"outside {c}")
+               for (table, c), allowed in schema.ENUMS.items() if table == name and present.get(c) == pl.String]
+    if counts and any(frame.select(counts).collect(engine="streaming").row(0)):
+        schema.validate(name, frame)
+    return frame
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

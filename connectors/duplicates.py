@@ -12,7 +12,9 @@ workers, and each keeps it (the working-time analyzers count a message once per 
 file nothing is removed: two identical "ok"s in the same minute are two messages. Between files the
 n-th copy matches the n-th copy, so a file with two "ok"s and one with three keep three. The copy
 kept is the one in the earliest file; for activity a copy that names its platform wins over one
-that does not (a GPX track does not know the platform, the app log does)."""
+that does not (a GPX track does not know the platform, the app log does).
+
+A city's table is not held to find them: only a hash of each row's key is (``removed``)."""
 
 from __future__ import annotations
 
@@ -25,23 +27,38 @@ KEYS: dict[str, list[pl.Expr]] = {
                  pl.col("lat").round(6).alias("_lat")],
 }
 PREFER = {"activity": pl.col("platform").is_null()}  # False (platform known) sorts first
+REMOVED = {"src": pl.String, "src_row": pl.Int64, "kept_src": pl.String, "kept_row": pl.Int64}
 
 
-def remove(table: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(the frame without duplicates, the removed rows as ``src, src_row, kept_src, kept_row``)."""
-    if table not in KEYS or frame.is_empty():
-        return frame, pl.DataFrame(schema={"src": pl.String, "src_row": pl.Int64, "kept_src": pl.String,
-                                           "kept_row": pl.Int64})
+def removed(table: str, frame: pl.LazyFrame, index: str) -> pl.DataFrame:
+    """The rows of ``frame`` to remove, as ``index, src, src_row, kept_src, kept_row`` (``index``
+    numbers the rows). Streamed: a 64-bit hash of each row's key is collected and sorted, and only
+    rows whose hash occurs more than once (every group of equal keys among them) are collected and
+    judged on their real keys, so a hash collision costs a look, never a row."""
+    empty = pl.DataFrame(schema={index: pl.UInt32, **REMOVED})
+    if table not in KEYS:
+        return empty
+    key_hash = pl.struct(KEYS[table]).hash()
+    hashes = frame.select(key_hash.alias("_h")).collect(engine="streaming").to_series().sort()
+    repeated = hashes.filter(hashes == hashes.shift(1)).unique()
+    del hashes  # one word a row of the whole table: gone before the candidates are read
+    if repeated.is_empty():
+        return empty
+    candidates = frame.filter(key_hash.is_in(repeated.implode())).collect(engine="streaming")
+    return _judge(table, candidates).select(pl.col(index).cast(pl.UInt32), *REMOVED)
+
+
+def _judge(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``frame`` that another file's copy replaces, with that copy (``kept_src``, ``kept_row``):
+    the n-th copy in a file matches the n-th copy in each other file, and the earliest file (for
+    activity, the earliest naming the platform) keeps it."""
     keys = [e.meta.output_name() for e in KEYS[table]]
     source_order = pl.col("src").str.strip_prefix("S").cast(pl.Int64)
-    marked = (frame.with_row_index("_i").with_columns(*KEYS[table], _order=source_order)
+    marked = (frame.with_columns(*KEYS[table], _order=source_order)
               .sort("_order", "src_row")
               .with_columns(_copy=pl.int_range(pl.len()).over([*keys, "src"])))
     winner = (marked.with_columns(_later=PREFER.get(table, pl.lit(False))).sort("_later", "_order", "src_row")
               .group_by([*keys, "_copy"], maintain_order=True)
               .agg(kept_src=pl.col("src").first(), kept_row=pl.col("src_row").first()))
     judged = marked.join(winner, on=[*keys, "_copy"], how="left", nulls_equal=True, maintain_order="left")
-    duplicate = pl.col("src") != pl.col("kept_src")
-    removed = judged.filter(duplicate).select("src", "src_row", "kept_src", "kept_row")
-    kept = judged.filter(~duplicate).sort("_i").select(frame.columns)
-    return kept, removed
+    return judged.filter(pl.col("src") != pl.col("kept_src"))

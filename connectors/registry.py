@@ -1,9 +1,14 @@
-"""Detect the format of each input file, read it with its connector, and build a Case."""
+"""Detect the format of each input file, read it with its connector, and build a Case.
+
+Each file's canonical tables are written to Parquet as soon as the file is read (``_Spill``: one
+file per source and table in a scratch folder that the Case owns, see ``auditor.case``), so the
+Case's tables are lazy scans of those files and a city's rows are never all in memory."""
 
 from __future__ import annotations
 
 import fnmatch
 import importlib
+import os
 import tempfile
 import time
 import tomllib
@@ -14,7 +19,7 @@ from types import ModuleType
 
 import polars as pl
 
-from auditor.case import Case, Rejected, Source, sha256
+from auditor.case import Case, Rejected, Scratch, Source, sha256
 from connectors.base import HEAD_BYTES, ReadOptions, ReadResult, Rejection, SourceError
 from auditor import schema
 from connectors import archives, duplicates, platform_orders, roster_weekly
@@ -127,14 +132,15 @@ def load(paths: list[str | Path] | str | Path, tz: str | None = None, progress=N
     tz = tz or config.tz
     presets = tuple(root / name for name in config.presets)
     platform_orders.presets(presets)  # a broken mapping file stops here, naming itself, not in every sniff
-    parts: dict[str, list[pl.DataFrame]] = {}
+    tables_folder = Scratch()  # the Case's from here on; extracted archives have a scratch folder of their own
+    spill = _Spill(tables_folder.path)
     sources: list[Source] = []
 
     def read(path: Path, rel: str, source: Source) -> None:
         sources.append(source)
         if progress:
             progress(rel)
-        _read_one(path, source, ReadOptions(tz=tz, owner=_owner(config.owners, rel), presets=presets), parts)
+        _read_one(path, source, ReadOptions(tz=tz, owner=_owner(config.owners, rel), presets=presets), spill)
 
     with tempfile.TemporaryDirectory(prefix="auditor-archives-") as scratch:
         for path in files:
@@ -150,15 +156,58 @@ def load(paths: list[str | Path] | str | Path, tz: str | None = None, progress=N
                     sources.append(entry)  # refused: listed with the reason, never read
                 else:
                     read(extracted, entry.path, entry)
-    tables = {name: pl.concat(frames, how="vertical") for name, frames in parts.items()}
-    rules = tables.pop(roster_weekly.RULES, None)
-    case = Case(tables={name: frame.lazy() for name, frame in tables.items()}, tz=tz, sources=sources,
-                settings={"case": config.extra})
-    case.tables["messages"] = resolve_messages(case.tables["messages"], case.tables["participants"])
-    if rules is not None:
-        _expand_rules(case, rules, sources)
-    case.settings["duplicates_removed"] = _remove_duplicates(case, sources)
+    case = Case(tables={name: _table(spill, name) for name in schema.TABLES}, tz=tz, sources=sources,
+                settings={"case": config.extra}, scratch=tables_folder)
+    if rules := spill.staged.get(roster_weekly.RULES):
+        _expand_rules(case, pl.concat(rules, how="vertical"), sources, spill)
+    case.settings["duplicates_removed"] = _remove_duplicates(case, sources, spill)
     return case
+
+
+class _Spill:
+    """The canonical tables read so far, as Parquet files (per table, in reading order, with their
+    row counts); tables a connector stages for a step over the whole case (``STAGED``) stay in memory."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.parts: dict[str, list[tuple[Path, int]]] = {}
+        self.staged: dict[str, list[pl.DataFrame]] = {}
+
+    def add(self, table: str, name: str, frame: pl.DataFrame) -> None:
+        if table in STAGED:
+            self.staged.setdefault(table, []).append(frame)
+        elif not frame.is_empty():
+            path = self.folder / table / f"{name}.parquet"
+            path.parent.mkdir(exist_ok=True)
+            frame.write_parquet(path, compression="lz4")  # read back soon, once or twice: speed over size
+            self.parts.setdefault(table, []).append((path, frame.height))
+
+    def scan(self, table: str, index: str | None = None) -> pl.LazyFrame:
+        """The table's files as one lazy frame; ``index`` names a row number across them (from 0)."""
+        files = [path for path, _ in self.parts.get(table, [])]
+        if not files:
+            empty = schema.empty(table).lazy()
+            return empty.with_row_index(index) if index else empty
+        return pl.scan_parquet(files, row_index_name=index)
+
+    def drop_rows(self, table: str, rows: pl.Series) -> None:
+        """Rewrite the files holding ``rows`` (numbered as by ``scan(table, index)``) without them."""
+        start = 0
+        for n, (path, height) in enumerate(self.parts[table]):
+            local = rows.filter(rows.is_between(start, start + height - 1)) - start
+            if local.len():
+                partial = path.with_suffix(".partial")
+                (pl.scan_parquet(path).with_row_index("_row").filter(~pl.col("_row").is_in(local.implode()))
+                 .drop("_row").sink_parquet(partial, compression="lz4"))
+                os.replace(partial, path)
+                self.parts[table][n] = (path, height - local.len())
+            start += height
+
+
+def _table(spill: _Spill, name: str, index: str | None = None) -> pl.LazyFrame:
+    """A canonical table of the case as read: messages with their workers and sender roles resolved."""
+    frame = spill.scan(name, index)
+    return resolve_messages(frame, spill.scan("participants")) if name == "messages" else frame
 
 
 def _src_id(number: int) -> str:
@@ -187,7 +236,7 @@ def _open_archive(path: Path, rel: str, source: Source, scratch: Path, first: in
     return entries
 
 
-def _read_one(path: Path, source: Source, options: ReadOptions, parts: dict[str, list[pl.DataFrame]]) -> None:
+def _read_one(path: Path, source: Source, options: ReadOptions, spill: _Spill) -> None:
     try:
         module, _ = detect(path, options)
         if module is None:
@@ -211,7 +260,7 @@ def _read_one(path: Path, source: Source, options: ReadOptions, parts: dict[str,
         source.detected["warning"] = f"{result.rows_rejected} of {result.rows_read} rows rejected (listed with line and reason)"
     for name, frame in result.tables.items():
         frame = frame.with_columns(src=pl.lit(source.src))
-        parts.setdefault(name, []).append(frame if name in STAGED else schema.validate(name, frame))
+        spill.add(name, source.src, frame if name in STAGED else schema.validate(name, frame))
 
 
 def _plausible(result: ReadResult, path: Path) -> ReadResult:
@@ -221,11 +270,13 @@ def _plausible(result: ReadResult, path: Path) -> ReadResult:
     rejections = list(result.rejections)
     tables = {}
     for name, frame in result.tables.items():
-        checks = [pl.when(~pl.col(c).is_between(EARLIEST, latest)).then(
-            pl.lit(f"{c} ") + pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S UTC")) for c in PLAUSIBLE_COLUMNS.get(name, ())]
-        if not checks:
+        columns = PLAUSIBLE_COLUMNS.get(name, ())
+        if not columns or not frame.select(pl.any_horizontal(  # the usual case, judged without a copy of the table
+                ~pl.col(c).is_between(EARLIEST, latest) for c in columns).fill_null(False).any()).item():
             tables[name] = frame
             continue
+        checks = [pl.when(~pl.col(c).is_between(EARLIEST, latest)).then(
+            pl.lit(f"{c} ") + pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S UTC")) for c in columns]
         judged = frame.with_columns(_why=pl.concat_str(checks, separator="; ", ignore_nulls=True))
         bad = judged.filter(pl.col("_why") != "")
         rejections += [Rejection(line, "row-implausible-timestamp", f"{why}: before 2000 or after the file was written"
@@ -235,26 +286,30 @@ def _plausible(result: ReadResult, path: Path) -> ReadResult:
     return ReadResult(tables, result.rows_read, rejections, result.detected)
 
 
-def _expand_rules(case: Case, rules: pl.DataFrame, sources: list[Source]) -> None:
+def _expand_rules(case: Case, rules: pl.DataFrame, sources: list[Source], spill: _Spill) -> None:
     """Weekly shift rules become dated schedules over the case's span of dated records; each rules
     file says in its manifest entry how many shifts it gave."""
     shifts, notes = roster_weekly.expand(rules, roster_weekly.record_span(case.tables, case.tz), case.tz)
-    case.tables["schedules"] = pl.concat([case.tables["schedules"], schema.validate("schedules", shifts).lazy()])
+    spill.add("schedules", "weekly-rules", schema.validate("schedules", shifts))
+    case.tables["schedules"] = _table(spill, "schedules")
     for source in sources:
         if source.src in notes:
             source.detected["weekly rules"] = notes[source.src]
 
 
-def _remove_duplicates(case: Case, sources: list[Source]) -> dict[str, int]:
-    """Remove rows an earlier file of the same worker holds; each removed row is accounted in its
-    source as rejected with code ``row-duplicate``, naming the copy kept."""
+def _remove_duplicates(case: Case, sources: list[Source], spill: _Spill) -> dict[str, int]:
+    """Remove rows an earlier file of the same worker holds (from their spilled files); each removed
+    row is accounted in its source as rejected with code ``row-duplicate``, naming the copy kept."""
     by_src = {s.src: s for s in sources}
     counts = {}
     for table in duplicates.KEYS:
-        kept, removed = duplicates.remove(table, case.tables[table].collect())
-        case.tables[table] = kept.lazy()
+        removed = duplicates.removed(table, _table(spill, table, index="_i"), "_i")
+        if removed.height:
+            spill.drop_rows(table, removed["_i"])
+            case.tables[table] = _table(spill, table)
         counts[table] = removed.height
-        for src, line, kept_src, kept_row in removed.sort("src", "src_row").iter_rows():
+        for src, line, kept_src, kept_row in removed.sort("src", "src_row").select(
+                "src", "src_row", "kept_src", "kept_row").iter_rows():
             source = by_src[src]
             source.rejected.append(Rejected(line, "row-duplicate", f"also in {by_src[kept_src].path} line {kept_row}"
                                             " (same worker; that copy is kept)"))
