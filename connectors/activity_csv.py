@@ -23,6 +23,7 @@ from connectors.base import (
     header_is,
     iso_time,
     number,
+    plain_csv_rows,
     read_csv_rows,
 )
 
@@ -50,8 +51,13 @@ def platform_of(path: Path) -> str | None:
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
-    text, encoding = decode(path)
-    raw, rejections, rows_read = read_csv_rows(path, text, required=COLUMNS)
+    plain = plain_csv_rows(path, required=COLUMNS)
+    if plain is not None:
+        (raw, encoding), rejections = plain, []
+        rows_read = raw.height
+    else:
+        text, encoding = decode(path)
+        raw, rejections, rows_read = read_csv_rows(path, text, required=COLUMNS)
     frame, bad, basis = events(raw, path, options.tz)
     detected = {"format": "platform activity CSV", "encoding": encoding, "time basis": basis,
                 **platform_note(path)}
@@ -67,9 +73,10 @@ def events(raw: pl.DataFrame, path: Path, tz: str) -> tuple[pl.DataFrame, list[R
     parsed = {"ts": (ts, "event_time"), "kind": (kind, "event"), "lon": (number("lon"), "lon"),
               "lat": (number("lat"), "lat")}
     frame, bad = check_rows(raw, parsed, required=("rider_id", "ts", "kind"))
-    unplaced = frame.filter((pl.col("kind") == "gps") & (pl.col("lon").is_null() | pl.col("lat").is_null()))
-    bad += [Rejection(line, "row-missing-field", "a gps event needs lon and lat") for line in unplaced["src_row"]]
-    frame = frame.join(unplaced.select("src_row"), on="src_row", how="anti", maintain_order="left")
+    unplaced = (pl.col("kind") == "gps") & (pl.col("lon").is_null() | pl.col("lat").is_null())
+    bad += [Rejection(line, "row-missing-field", "a gps event needs lon and lat")
+            for line in frame.filter(unplaced)["src_row"]]
+    frame = frame.filter(~unplaced)
     platform = pl.lit(platform_of(path), pl.String)
     frame = frame.with_columns(worker_id=pl.col("rider_id").str.strip_chars(), platform=platform)
     return frame, bad, basis

@@ -26,12 +26,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from auditor import schema
 
 HEAD_BYTES = 4096
 BINARY = {".xlsx": b"PK\x03\x04", ".parquet": b"PAR1"}  # table files read by their typed readers: suffix -> magic bytes
+# what Python's str.strip() removes, for polars' strip_chars where a vectorised read must match a Python one
+PY_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 # fastexcel writes a time-of-day cell (a fraction of a day) as a moment of Excel's day 0
 EXCEL_DAY_ZERO = "1899-12-31"
 
@@ -110,7 +113,7 @@ def decode(path: Path, data: bytes | None = None) -> tuple[str, str]:
 
     Returns (text, encoding). Raises SourceError naming the first undecodable line."""
     data = path.read_bytes() if data is None else data
-    if not data.strip():
+    if not data or data.isspace():  # as not data.strip(), without copying a large file
         raise SourceError(path, "the file is empty; expected a header and data rows", code="file-empty")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # WhatsApp on some phones, Windows "Unicode"
         try:
@@ -206,13 +209,45 @@ def long_lines(text: str) -> tuple[str, list[Rejection]]:
     reject it by number. A text shorter than the limit has no such line and is returned as is."""
     if len(text) <= MAX_LINE_CHARS:
         return text, []
-    lines = pl.Series("line", [text]).str.split("\n").explode()
-    too_long = (lines.str.len_chars() > MAX_LINE_CHARS).arg_true()
-    if too_long.is_empty():
+    lines, rejections = split_lines(text)
+    if not rejections:
         return text, []
+    return "\n".join(lines.to_list()), rejections
+
+
+def split_lines(text: str) -> tuple[pl.Series, list[Rejection]]:
+    """The lines of ``text`` (split at ``\\n``, line n at index n - 1), as ``long_lines`` leaves
+    them: for a reader that works on the lines anyway, without joining them back into one text."""
+    return _split(pl.Series("line", [text]), len(text))
+
+
+def decode_lines(path: Path, data: bytes | None = None) -> tuple[pl.Series, list[Rejection], str]:
+    """``split_lines`` of ``decode(path, data)``, and the encoding. UTF-8, the usual case, is
+    checked and split by polars: its text never becomes a Python string (decoding a large file and
+    handing the string to polars cost more than reading its lines)."""
+    data = path.read_bytes() if data is None else data
+    plain = data and not data.isspace() and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if plain:
+        encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
+        body = data.removeprefix(codecs.BOM_UTF8)
+        try:
+            text = pl.Series("line", [body], dtype=pl.Binary).cast(pl.String)
+        except pl.exceptions.ComputeError:  # not UTF-8: decode says what it is
+            pass
+        else:
+            return *_split(text, len(body)), encoding  # a line has at least as many bytes as characters
+    text, encoding = decode(path, data)
+    return *split_lines(text), encoding
+
+
+def _split(text: pl.Series, size: int) -> tuple[pl.Series, list[Rejection]]:
+    lines = text.str.split("\n").explode()
+    if size <= MAX_LINE_CHARS:
+        return lines, []
+    too_long = (lines.str.len_chars() > MAX_LINE_CHARS).arg_true()
     rejections = [Rejection(int(i) + 1, "row-too-long", f"the line has {len(lines[int(i)]):,} characters; at most"
                             f" {MAX_LINE_CHARS:,} are read") for i in too_long]
-    return "\n".join(lines.scatter(too_long, "").to_list()), rejections
+    return (lines.scatter(too_long, "") if rejections else lines), rejections
 
 
 def header_fields(path: Path, text: str) -> tuple[list[str], str]:
@@ -263,6 +298,34 @@ def finish(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     return schema.conform(table, frame)
 
 
+def plain_csv_rows(path: Path, required: tuple[str, ...], delimiter: str = ",") -> tuple[pl.DataFrame, str] | None:
+    """``read_csv_rows`` of a plain CSV, read by polars' CSV reader straight from the bytes, and
+    its encoding: UTF-8, no quotes, ``\\n`` or ``\\r\\n`` line ends, the required columns each once
+    in the header, every line with the header's number of fields (so none blank and each record
+    one line: ``src_row`` = index + 2) and none longer than MAX_LINE_CHARS. None for any other
+    file: ``read_csv_rows`` reads it, with its rejections and errors."""
+    data = path.read_bytes()
+    body = data.removeprefix(codecs.BOM_UTF8)
+    first, _, rows = body.partition(b"\n")
+    if (not rows or b'"' in body or body.count(b"\r") != body.count(b"\r\n") or len(first) > MAX_LINE_CHARS
+            or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))):
+        return None
+    try:
+        header = [h.strip() for h in first.decode("utf-8").removesuffix("\r").split(delimiter)]
+        frame = pl.read_csv(rows, has_header=False, new_columns=header, separator=delimiter, quote_char=None,
+                            infer_schema=False, raise_if_empty=False)  # a line with too many fields raises
+    except (UnicodeDecodeError, pl.exceptions.PolarsError):
+        return None
+    if (len(header) < 2 or len(set(header)) < len(header) or any(c not in header for c in required)
+            or frame.width != len(header) or rows.count(delimiter.encode()) != frame.height * (len(header) - 1)):
+        return None  # a line with too few fields (polars fills them in) or a blank one: counted short
+    widest = frame.select(pl.sum_horizontal(pl.all().str.len_bytes().fill_null(0)).max()).item() or 0
+    if len(body) > MAX_LINE_CHARS and widest + len(header) > MAX_LINE_CHARS:  # bytes bound characters
+        return None
+    encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
+    return frame.with_columns(src_row=pl.int_range(2, pl.len() + 2, dtype=pl.Int64)), encoding
+
+
 def read_csv_rows(path: Path, text: str, required: tuple[str, ...], delimiter: str = ",") -> tuple[pl.DataFrame, list[Rejection], int]:
     """Parse CSV text into an all-String frame with ``src_row`` = the line where each record
     starts (header = line 1). Rows with the wrong number of fields become rejections, not losses.
@@ -291,6 +354,98 @@ def read_csv_rows(path: Path, text: str, required: tuple[str, ...], delimiter: s
     frame = frame.with_columns([pl.when(pl.col(h) != "").then(pl.col(h)).alias(h) for h in header])
     rejections += too_long
     return frame, rejections, frame.height + len(rejections)
+
+
+def read_csv_file(path: Path, required: tuple[str, ...], delimiter: str = ","
+                  ) -> tuple[pl.DataFrame, list[Rejection], int, str]:
+    """``read_csv_rows`` of the decoded file, and its encoding. A UTF-8 file whose records are all
+    well formed, the usual export, goes to polars' CSV reader whole, as bytes; a file with a broken
+    record, a blank line or another encoding is read by ``read_csv_rows``, which tells each bad
+    record by its line. The frame is the same either way."""
+    data = path.read_bytes()
+    whole = _whole_csv(data, required, delimiter)
+    if whole is not None:
+        frame, encoding = whole
+        return frame, [], frame.height, encoding
+    text, encoding = decode(path, data)
+    return *read_csv_rows(path, text, required, delimiter), encoding
+
+
+def _whole_csv(data: bytes, required: tuple[str, ...], delimiter: str) -> tuple[pl.DataFrame, str] | None:
+    """The records of a well-formed UTF-8 CSV as ``read_csv_rows`` gives them, or None for any other file."""
+    if not data or data.isspace() or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
+    raw = np.frombuffer(data, np.uint8)
+    lines = _record_lines(raw, delimiter)
+    if lines is None:
+        return None
+    begins, starts = lines
+    header = _plain_header(data[len(codecs.BOM_UTF8) if encoding == "utf-8-sig" else 0:begins[0] - 1], required,
+                           delimiter)
+    if header is None or (b'"' not in data and data.count(b"\r") != data.count(b"\r\n")):
+        return None  # without quotes read_csv_rows splits lines itself and keeps a CR that polars drops
+    try:
+        frame = pl.read_csv(data, skip_lines=1, has_header=False, new_columns=header, separator=delimiter,
+                            quote_char='"', infer_schema=False, raise_if_empty=False)
+    except pl.exceptions.PolarsError:  # not UTF-8, or a record polars cannot split: the line reader decides
+        return None
+    if frame.height != starts.size or not _full_width(frame, raw, begins[starts], delimiter):
+        return None
+    frame = frame.with_columns(src_row=pl.Series(starts + 2, dtype=pl.Int64))  # line 1 is the header
+    quoted_empty = [h for h in header if (frame[h] == "").any()]  # polars reads "" as empty, not null
+    return frame.with_columns([pl.when(pl.col(h) != "").then(pl.col(h)).alias(h) for h in quoted_empty]), encoding
+
+
+def _record_lines(raw: np.ndarray, delimiter: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where the line after each newline begins, and which of those lines start a record: those
+    with an even number of quotes before them, as ``_quoted_records_fast`` decides. None when
+    polars might split the file otherwise: a quoted section that does not open a field, a blank
+    line (skipped by read_csv_rows, a row of nulls to polars), a line too long to be read."""
+    marks = np.flatnonzero((raw == ord("\n")) | (raw == ord('"')))  # newlines and quotes, one pass
+    quote = raw[marks] == ord('"')
+    quotes, newlines = marks[quote], marks[~quote]
+    if not newlines.size or quotes.size % 2:
+        return None
+    # a quoted section opens at the start of a field, or right where one closed: a doubled quote
+    if not np.isin(raw[quotes[0::2] - 1], (ord(delimiter), ord("\n"), ord('"'))).all():
+        return None
+    begins = newlines + 1
+    lengths = np.append(newlines[1:], len(raw)) - begins
+    opens = (np.cumsum(quote) - quote)[~quote] % 2 == 0  # outside quotes: the next line starts a record
+    blank = (lengths == 0) | ((lengths == 1) & (raw[np.minimum(begins, len(raw) - 1)] == ord("\r")))
+    blank[-1] &= lengths[-1] > 0  # the empty text after a final newline is the end, not a blank line
+    starts = np.flatnonzero(opens & (lengths > 0))
+    if not starts.size or (opens & blank).any() or max(lengths.max(), newlines[0]) > MAX_LINE_CHARS:
+        return None
+    return begins, starts
+
+
+def _plain_header(line: bytes, required: tuple[str, ...], delimiter: str) -> list[str] | None:
+    """The column names of a header line without quotes, or None where ``read_csv_rows`` must decide."""
+    line = line.removesuffix(b"\r")
+    if any(special in line for special in (b'"', b"\r", b"\0")):
+        return None
+    try:
+        header = [h.strip() for h in line.decode("utf-8").split(delimiter)]
+    except UnicodeDecodeError:
+        return None
+    return header if len(set(header)) == len(header) and all(c in header for c in required) else None
+
+
+def _full_width(frame: pl.DataFrame, raw: np.ndarray, begins: np.ndarray, delimiter: str) -> bool:
+    """Whether every record has every field: polars raises for a record with too many and fills one
+    with too few out with nulls, so only a record whose last field is null is counted, as its
+    delimiters less those inside its values."""
+    short = frame[frame.columns[-1]].is_null().arg_true().to_numpy()
+    if not short.size:
+        return True
+    delimiters = np.flatnonzero(raw == ord(delimiter))
+    ends = np.append(begins[1:], len(raw))
+    written = np.searchsorted(delimiters, ends[short]) - np.searchsorted(delimiters, begins[short])
+    quoted = frame[short].select(pl.sum_horizontal(pl.col(c).str.count_matches(delimiter, literal=True).fill_null(0)
+                                                   for c in frame.columns)).to_series().to_numpy()
+    return bool((written - quoted == len(frame.columns) - 1).all())
 
 
 def _wrong_width(line: int, fields: int, header: list[str], note: str = "") -> Rejection:
@@ -390,13 +545,24 @@ def check_rows(frame: pl.DataFrame, parsed: dict[str, tuple[pl.Expr, str]], requ
     for name in required:  # a value that is there but does not parse is already reported above
         empty = (pl.col(f"_parsed_{name}").is_null() & ~present_raw[name]) if name in parsed else pl.col(name).is_null()
         checks.append(pl.when(empty).then(pl.lit(f"row-missing-field|{name} is empty")))
-    out = out.with_columns(_problems=pl.concat_list(checks).list.drop_nulls() if checks else pl.lit([], pl.List(pl.String)),
-                           **{name: pl.col(f"_parsed_{name}") for name in parsed}).drop(
-        [f"_parsed_{name}" for name in parsed])
-    bad = out.filter(pl.col("_problems").list.len() > 0)
+    outputs = {name: pl.col(f"_parsed_{name}") for name in parsed}
+    # a check fires only on a null output whose raw value is not null or which is required: only those
+    # rows are checked (building the reasons for every row was the slowest step of a large file)
+    nulls = [pl.col(f"_parsed_{name}").is_null() & (pl.col(raw).is_not_null() | (name in required))
+             for name, (_, raw) in parsed.items()] + [
+        pl.col(name).is_null() for name in required if name not in parsed]
+    out = out.with_columns(_suspect=pl.any_horizontal(nulls) if nulls else pl.lit(False))
+    if not out["_suspect"].any():
+        return out.with_columns(**outputs).drop("_suspect", *(f"_parsed_{name}" for name in parsed)), []
+    out = out.with_row_index("_row")
+    checked = out.filter("_suspect").with_columns(
+        _problems=pl.concat_list(checks).list.drop_nulls() if checks else pl.lit([], pl.List(pl.String)))
+    bad = checked.filter(pl.col("_problems").list.len() > 0)
     rejections = [Rejection(line, problems[0].split("|", 1)[0], "; ".join(p.split("|", 1)[1] for p in problems))
                   for line, problems in bad.select("src_row", "_problems").iter_rows()]
-    return out.filter(pl.col("_problems").list.len() == 0).drop("_problems"), rejections
+    kept = out.filter(~pl.col("_suspect")).merge_sorted(
+        checked.filter(pl.col("_problems").list.len() == 0).drop("_problems"), key="_row")
+    return kept.with_columns(**outputs).drop("_row", "_suspect", *(f"_parsed_{name}" for name in parsed)), rejections
 
 
 def local_time(raw: str, fmt: str, tz: str) -> pl.Expr:
@@ -409,11 +575,37 @@ def iso_time(raw: str | pl.Expr, tz: str) -> pl.Expr:
     """Parse ISO 8601 (``T`` or space, optional fraction) into UTC: with ``Z`` or an offset as
     written, without one as wall-clock time in zone ``tz``; null where it does not parse.
     ``raw`` is a column name or an expression giving the text."""
-    text = (pl.col(raw) if isinstance(raw, str) else raw).str.strip_chars().str.replace(" ", "T", literal=True)
-    aware = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_unit="us", time_zone="UTC")
-    naive = (text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
+    text = pl.col(raw) if isinstance(raw, str) else raw
+    return text.map_batches(lambda values: _iso_times(values, tz), return_dtype=pl.Datetime("us", "UTC"))
+
+
+def _iso_times(values: pl.Series, tz: str) -> pl.Series:
+    """``iso_time`` of a whole column, its text cleaned and its shape tested once. The common shape
+    (whole seconds, Z or ±hh:mm) is parsed as wall time and shifted by its offset: polars' formats
+    with a fraction or an offset are several times slower; the other values take them."""
+    text = values.cast(pl.String).str.strip_chars().str.replace(" ", "T", literal=True)
+    times = pl.DataFrame({"text": text, "plain": text.str.contains(
+        r"^\d{4}-\d\d-\d\dT\d\d:\d\d:[0-5]\d(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$")})
+    other = pl.when(~pl.col("plain")).then(pl.col("text"))
+    wall = pl.when("plain").then(pl.col("text").str.slice(0, 19)).str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us")
+    offset = (pl.col("text").str.slice(20, 2).cast(pl.Int64, strict=False).fill_null(0) * 60
+              + pl.col("text").str.slice(23, 2).cast(pl.Int64, strict=False).fill_null(0))
+    shifted = (wall - pl.duration(minutes=pl.when(pl.col("text").str.slice(19, 1) == "-").then(-offset)
+                                  .otherwise(offset))).dt.replace_time_zone("UTC")
+    aware = other.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_unit="us", time_zone="UTC")
+    naive = (other.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
              .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC"))
-    return pl.coalesce(aware, naive)
+    return times.select(pl.coalesce(shifted, aware, naive)).to_series().rename(values.name)
+
+
+def integer_columns(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """``_<column>``: each text column as an integer, null where it is none (surrounding spaces
+    allowed). Stripping costs more than the cast, so a column is stripped only when some value
+    does not cast as it is."""
+    frame = frame.with_columns(pl.col(c).cast(pl.Int64, strict=False).alias(f"_{c}") for c in columns)
+    spaced = [c for c in columns if (frame[f"_{c}"].is_null() & frame[c].is_not_null()).any()]
+    return frame.with_columns(pl.col(c).str.strip_chars().cast(pl.Int64, strict=False).alias(f"_{c}") for c in spaced)
 
 
 def number(raw: str) -> pl.Expr:

@@ -8,14 +8,14 @@ preset knows writes one (see the README) and names it in ``case.toml`` ``presets
 
 A ``table`` preset (``format = "csv"``) names column headers and reads CSV, Excel ``.xlsx`` and
 Parquet files; a ``json`` preset names dotted paths and reads JSON (a list of records, or records
-nested under a key) and JSON Lines (one record a line, ``src_row`` = the line). Every layout becomes
-one all-String frame keyed by source names, then one vectorised parse applies to any of them."""
+nested under a key) and JSON Lines (one record a line, ``src_row`` = the line; ``json_records``
+reads both). Every layout becomes one all-String frame keyed by source names, then one vectorised
+parse applies to any of them."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -25,9 +25,10 @@ from pathlib import Path
 import polars as pl
 
 from auditor import schema
-from connectors.base import (BINARY, HEAD_BYTES, ReadOptions, ReadResult, Rejection, SourceError, cell_text,
-                             check_rows, decode, empty_named, finish, head_text, iso_time, local_time, number,
-                             read_csv_rows, table_header, table_rows)
+from connectors import json_records
+from connectors.base import (BINARY, HEAD_BYTES, ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode,
+                             empty_named, finish, head_text, iso_time, local_time, number, plain_csv_rows, read_csv_rows,
+                             table_header, table_rows)
 
 NAME = "platform-orders"
 TABLES = ("orders",)
@@ -71,6 +72,13 @@ class Preset:
 
     def outcome_sources(self) -> list[str]:
         return [self.result] if self.fixed_mode else [self.mode, self.result]
+
+    def fields(self) -> dict:
+        """Source name -> dotted path or list fold, for reading JSON records."""
+        return {**{self.source(c): spec for c, spec in self.columns.items()}, **{s: s for s in self.outcome_sources()}}
+
+    def numeric_sources(self) -> frozenset[str]:
+        return frozenset(self.source(c) for c in NUMBERS if c in self.columns)
 
 
 def load_preset(path: Path) -> Preset:
@@ -152,21 +160,8 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
         kind, header = _layout(path, head)
     except ValueError as err:
         raise SourceError(path, f"cannot open it as {path.suffix} ({err})", code="file-unreadable") from None
-    text, encoding = ("", kind.lstrip(".")) if kind in BINARY else decode(path)
     family = "csv" if kind in ("csv", *BINARY) else "json"
-    candidates = [p for p in presets(options.presets) if p.format == family]
-    if not candidates:
-        raise SourceError(path, f"no {family} preset in {PRESET_DIR.name}/ or case.toml presets", code="file-unrecognised")
-    preset = max(candidates, key=lambda p: _header_score(p, header) if header else _score(p, text[:20000]))
-    if kind in BINARY:
-        raw, rejections, rows_read, found = _binary_frame(path, preset)
-    elif kind == "csv":
-        raw, rejections, rows_read, found = _csv_frame(path, text, preset)
-    elif kind == "jsonl":
-        raw, rejections, rows_read, found = _json_frame(*_lines(text), preset)
-    else:
-        records, broken = _records(path, text, preset.records)
-        raw, rejections, rows_read, found = _json_frame(records, list(range(1, len(records) + 1)), broken, preset)
+    preset, encoding, (raw, rejections, rows_read, found) = _raw_frame(path, kind, header, family, options)
     missing = [s for s in preset.required_sources() if s not in found]
     if missing and (family == "csv" or raw.height):  # an export with no orders at all is empty, not wrong
         raise SourceError(path, f"preset {preset.id} ({preset.title}) needs column(s) {missing}, which the file "
@@ -182,6 +177,24 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     if absent:
         detected["columns absent (left empty)"] = ", ".join(absent)
     return ReadResult({"orders": finish("orders", frame)}, rows_read, rejections + bad, detected)
+
+
+def _raw_frame(path: Path, kind: str, header: list[str], family: str, options: ReadOptions
+               ) -> tuple[Preset, str, tuple[pl.DataFrame, list[Rejection], int, set[str]]]:
+    """The preset that fits the file, its encoding, and its rows as the all-String frame (with the
+    rejections, rows read and source names found). The decoded text ends here: a large export's
+    text need not be held while its rows are parsed."""
+    text, encoding = ("", kind.lstrip(".")) if kind in BINARY else decode(path)
+    candidates = [p for p in presets(options.presets) if p.format == family]
+    if not candidates:
+        raise SourceError(path, f"no {family} preset in {PRESET_DIR.name}/ or case.toml presets", code="file-unrecognised")
+    preset = max(candidates, key=lambda p: _header_score(p, header) if header else _score(p, text[:20000]))
+    if kind in BINARY:
+        return preset, encoding, _binary_frame(path, preset)
+    if kind == "csv":
+        return preset, encoding, _csv_frame(path, text, preset)
+    return preset, encoding, json_records.read_records(path, text, kind, preset.records, preset.fields(),
+                                                       preset.numeric_sources())
 
 
 def _parsers(preset: Preset, tz: str) -> dict[str, tuple[pl.Expr, str]]:
@@ -208,6 +221,9 @@ def _parsers(preset: Preset, tz: str) -> dict[str, tuple[pl.Expr, str]]:
 
 
 def _csv_frame(path: Path, text: str, preset: Preset) -> tuple[pl.DataFrame, list[Rejection], int, set[str]]:
+    plain = plain_csv_rows(path, required=(), delimiter=preset.delimiter)
+    if plain is not None:
+        return plain[0], [], plain[0].height, set(plain[0].columns) - {"src_row"}
     raw, rejections, rows_read = read_csv_rows(path, text, required=(), delimiter=preset.delimiter)
     return raw, rejections, rows_read, set(raw.columns) - {"src_row"}
 
@@ -217,105 +233,3 @@ def _binary_frame(path: Path, preset: Preset) -> tuple[pl.DataFrame, list[Reject
     time format, so the one parse applies."""
     raw = table_rows(path, "%Y-%m-%dT%H:%M:%S%.f" if preset.time_format == "iso8601" else preset.time_format)
     return raw, [], raw.height, set(raw.columns) - {"src_row"}
-
-
-def _lines(text: str) -> tuple[list, list[int], list[Rejection]]:
-    """JSON Lines: one record a line; a line that is not JSON is rejected by its number, blank lines are skipped."""
-    records, numbers, rejections = [], [], []
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-            numbers.append(line_number)
-        except json.JSONDecodeError as err:
-            rejections.append(Rejection(line_number, "row-malformed", f"not a JSON record ({err.msg}, column {err.colno})"))
-    return records, numbers, rejections
-
-
-def _json_frame(records: list, numbers: list[int], rejections: list[Rejection], preset: Preset
-                ) -> tuple[pl.DataFrame, list[Rejection], int, set[str]]:
-    kept = [(i, r) for i, r in zip(numbers, records) if isinstance(r, dict)]
-    rejections = rejections + [Rejection(i, "row-malformed", f"record {i} is a {type(r).__name__}, expected an object")
-                               for i, r in zip(numbers, records) if not isinstance(r, dict)]
-    found = set().union(*(_paths(r) for _, r in kept)) if kept else set()
-    columns: dict[str, list[str | None]] = {}
-    for column, spec in preset.columns.items():
-        source = preset.source(column)
-        if isinstance(spec, str):
-            columns[source] = [cell_text(_dig(r, spec)) for _, r in kept]
-        else:
-            columns[source] = [_fold(_dig(r, spec["list"]), spec) for _, r in kept]
-            if spec["list"] in found:
-                found.add(source)
-    for source in preset.outcome_sources():
-        columns[source] = [cell_text(_dig(r, source)) for _, r in kept]
-    raw = pl.DataFrame(columns, schema={k: pl.String for k in columns}).with_columns(
-        src_row=pl.Series([i for i, _ in kept], dtype=pl.Int64))
-    # a record cut off by a truncated file, or a JSON line that does not decode, is a rejection beyond the records
-    decoded = set(numbers)
-    return raw, rejections, len(records) + sum(r.line not in decoded for r in rejections), found
-
-
-def _records(path: Path, text: str, key: str) -> tuple[list, list[Rejection]]:
-    """The list of records; from a truncated or broken file, the records before the break."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        return _salvage(path, text, key, err)
-    records = _dig(data, key) if key and isinstance(data, dict) else data
-    if not isinstance(records, list):
-        keys = sorted(data) if isinstance(data, dict) else type(data).__name__
-        raise SourceError(path, f"expected a list of records at {key!r}; found {keys}", code="file-missing-columns")
-    return records, []
-
-
-def _salvage(path: Path, text: str, key: str, err: json.JSONDecodeError) -> tuple[list, list[Rejection]]:
-    start = re.search(rf'"{re.escape(key.split(".")[-1])}"\s*:\s*\[', text) if key else re.match(r"\s*\[", text)
-    if start is None or start.end() > err.pos:
-        raise SourceError(path, f"not valid JSON ({err.msg}, column {err.colno})", line=err.lineno,
-                          code="file-unreadable") from None
-    decoder, records, pos = json.JSONDecoder(), [], start.end()
-    while True:
-        pos = len(text) - len(text[pos:].lstrip(" \t\r\n,"))
-        if text.startswith("]", pos):
-            break
-        try:
-            record, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as broken:
-            return records, [Rejection(len(records) + 1, "row-malformed",
-                                       f"record {len(records) + 1} is cut off or broken: {broken.msg} (line "
-                                       f"{broken.lineno}, column {broken.colno}); records after it cannot be read")]
-        records.append(record)
-    return records, []  # every record is whole; the break is in what follows the list
-
-
-def _dig(record, dotted: str):
-    for part in dotted.split("."):
-        if not isinstance(record, dict):
-            return None
-        record = record.get(part)
-    return record
-
-
-def _paths(record: dict, prefix: str = "") -> set[str]:
-    out = set()
-    for k, v in record.items():
-        out.add(prefix + k)
-        if isinstance(v, dict):
-            out |= _paths(v, f"{prefix}{k}.")
-    return out
-
-
-def _fold(items, spec: dict) -> str | None:
-    """Fold a list of objects: the sum of one numeric field, or one text field joined."""
-    if items is None:
-        return None
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        return cell_text(items)
-    values = [i.get(spec.get("sum") or spec.get("join")) for i in items]
-    if "sum" in spec:
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-        return str(sum(values)) if numeric else cell_text(items)
-    texts = [str(v).strip() for v in values if v is not None and str(v).strip()]
-    return spec.get("separator", "; ").join(texts) or None

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, check_rows, decode, empty_named, finish, header_is, local_time,
-                             owner_unknown, read_csv_rows)
+from connectors.base import (ReadOptions, ReadResult, check_rows, empty_named, finish, header_is, integer_columns,
+                             local_time, owner_unknown, read_csv_file)
 
 NAME = "wechat-csv"
 TABLES = ("messages",)
@@ -31,35 +31,34 @@ def sniff(path: Path, head: bytes) -> float:
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
-    text, encoding = decode(path)
-    raw, rejections, rows_read = read_csv_rows(path, text, required=COLUMNS)
-    int_col = {c: pl.col(c).str.strip_chars().cast(pl.Int64, strict=False) for c in ("Type", "SubType")}
-    created = pl.from_epoch(pl.col("CreateTime").str.strip_chars().cast(pl.Int64, strict=False), time_unit="s")
-    created = created.dt.cast_time_unit("us").dt.replace_time_zone("UTC")
-    shown = local_time("StrTime", "%Y-%m-%d %H:%M:%S", options.tz)
-    parsed = {"ts": (pl.coalesce(created, shown), "CreateTime"), "_type": (int_col["Type"], "Type"),
-              "_sent": (pl.col("IsSender").str.strip_chars().replace_strict({"0": False, "1": True}, default=None,
-                                                                             return_dtype=pl.Boolean), "IsSender")}
+    raw, rejections, rows_read, encoding = read_csv_file(path, required=COLUMNS)
+    raw = _with_times(integer_columns(raw, "CreateTime", "Type", "SubType"), options.tz)
+    is_sender = pl.col("IsSender")
+    if not raw["IsSender"].is_in(["0", "1"]).fill_null(True).all():
+        is_sender = is_sender.str.strip_chars()
+    parsed = {"ts": (pl.col("_ts"), "CreateTime"), "_type": (pl.col("_Type"), "Type"),
+              "_sent": (pl.when(is_sender == "1").then(True).when(is_sender == "0").then(False), "IsSender")}
     frame, bad = check_rows(raw, parsed, required=("localId", "TalkerId", "ts", "_type", "_sent"))
     # a CreateTime that does not parse while StrTime does is recovered, and says so
-    late = frame.filter(pl.col("CreateTime").is_not_null() & created.is_null()).height
-    fallback = frame.filter(created.is_null()).height
+    late = frame.filter(pl.col("CreateTime").is_not_null() & pl.col("_created").is_null()).height
+    fallback = frame.filter(pl.col("_created").is_null()).height
 
     owner, whence = _owner(path, options, frame)
-    sent = pl.col("_sent")
+    frame = frame.with_columns(_talker=pl.col("TalkerId").str.strip_chars(),
+                               _sender=pl.col("Sender").str.strip_chars().replace("", None))
+    sent, talker, sender = pl.col("_sent"), pl.col("_talker"), pl.col("_sender")
     one_to_one = ~pl.col("TalkerId").str.ends_with("@chatroom")
-    sender = pl.col("Sender").str.strip_chars().replace("", None)
-    kind = (pl.when((pl.col("_type") == APP) & (int_col["SubType"] == APP_LINK)).then(pl.lit("link"))
+    kind = (pl.when((pl.col("_type") == APP) & (pl.col("_SubType") == APP_LINK)).then(pl.lit("link"))
             .when(pl.col("_type").is_in(list(ATTACHMENTS)))
             .then(pl.col("_type").replace_strict(ATTACHMENTS, default=None, return_dtype=pl.String))
             .when(pl.col("_type").is_in([TEXT, SYSTEM])).then(None).otherwise(pl.lit("other")))
     frame = frame.with_columns(
         worker_id=pl.lit(owner),
         message_id=pl.col("localId").str.strip_chars(),
-        conversation_id=pl.col("TalkerId").str.strip_chars(),
+        conversation_id=talker,
         sender_id=pl.when(sent).then(pl.coalesce(sender, pl.lit(owner)))
         .when(pl.col("_type") == SYSTEM).then(None)
-        .otherwise(pl.coalesce(sender, pl.when(one_to_one).then(pl.col("TalkerId").str.strip_chars()))),
+        .otherwise(pl.coalesce(sender, pl.when(one_to_one).then(talker))),
         # the display name columns name the conversation: they name the sender only in a one-to-one chat
         sender_name=pl.when(~sent & one_to_one & (pl.col("_type") != SYSTEM)).then(pl.coalesce("Remark", "NickName")),
         sender_role=pl.when(pl.col("_type") == SYSTEM).then(pl.lit("system")).when(sent).then(pl.lit("self")),
@@ -72,6 +71,16 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
                         f" ({late} with an unreadable CreateTime)" if late else "") if fallback else ""),
                 "owner": f"{owner} ({whence})"}
     return ReadResult({"messages": finish("messages", frame)}, rows_read, rejections + bad, detected)
+
+
+def _with_times(raw: pl.DataFrame, tz: str) -> pl.DataFrame:
+    """``_created`` (CreateTime, epoch seconds) and ``_ts``: it, or else StrTime read in ``tz``.
+    StrTime is parsed only on the rows that need it: parsing every row's cost as much again."""
+    created = pl.from_epoch(pl.col("_CreateTime"), time_unit="s")
+    raw = raw.with_columns(_created=created.dt.cast_time_unit("us").dt.replace_time_zone("UTC"))
+    missing = raw["_created"].is_null().arg_true()
+    shown = raw[missing].select(local_time("StrTime", "%Y-%m-%d %H:%M:%S", tz)).to_series()
+    return raw.with_columns(_ts=raw["_created"].scatter(missing, shown))
 
 
 def _owner(path: Path, options: ReadOptions, frame: pl.DataFrame) -> tuple[str, str]:

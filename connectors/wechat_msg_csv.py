@@ -17,8 +17,8 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, check_rows, decode, finish, head_text, local_time, owner_unknown,
-                             read_csv_rows)
+from connectors.base import (ReadOptions, ReadResult, check_rows, finish, head_text, integer_columns, local_time,
+                             owner_unknown, read_csv_file)
 
 NAME = "wechat-msg-csv"
 TABLES = ("messages",)
@@ -40,17 +40,17 @@ def sniff(path: Path, head: bytes) -> float:
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
-    text, encoding = decode(path)
-    raw, rejections, rows_read = read_csv_rows(path, text, required=COLUMNS)
+    raw, rejections, rows_read, encoding = read_csv_file(path, required=COLUMNS)
     stamps = raw["CreateTime"].drop_nulls().str.strip_chars()
     epoch = stamps.str.contains(r"^\d+$")
     if len(stamps) and epoch.sum() * 2 > len(stamps):
-        ts = pl.from_epoch(pl.col("CreateTime").str.strip_chars().cast(pl.Int64, strict=False), time_unit="s")
+        raw = integer_columns(raw, "CreateTime")
+        ts = pl.from_epoch(pl.col("_CreateTime"), time_unit="s")
         ts, basis = ts.dt.cast_time_unit("us").dt.replace_time_zone("UTC"), "CreateTime, epoch seconds (UTC)"
     else:
         ts, basis = local_time("CreateTime", "%Y-%m-%d %H:%M:%S", options.tz), f"CreateTime, local time in {options.tz}"
-    sent = pl.col("is_sender").str.strip_chars().replace_strict({"0": False, "1": True}, default=None,
-                                                                return_dtype=pl.Boolean)
+    is_sender = pl.col("is_sender").str.strip_chars()
+    sent = pl.when(is_sender == "1").then(True).when(is_sender == "0").then(False)
     frame, bad = check_rows(raw, {"ts": (ts, "CreateTime"), "_sent": (sent, "is_sender")},
                             required=("room_name", "ts", "_sent"))
     owner, whence = _owner(path, options, frame)

@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors import chat_text
-from connectors.base import ReadOptions, ReadResult, decode, empty_named, finish, head_text, owner_unknown
+from connectors.base import ReadOptions, ReadResult, decode_lines, empty_named, finish, head_text, owner_unknown
 
 NAME = "wechat-txt"
 TABLES = ("messages",)
@@ -45,12 +45,14 @@ def sniff(path: Path, head: bytes) -> float:
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
-    text, encoding = decode(path)
+    lines, too_long, encoding = decode_lines(path)
     if not options.owner:
         raise owner_unknown(path, "a WeChat text export does not say whose phone it came from")
-    frame, rejections, rows_read = chat_text.messages(path, text, HEADER, options.tz)
-    name = pl.col("name").str.strip_chars()
-    me, system = name.is_in(SELF_NAMES), name.is_in(SYSTEM_NAMES)
+    frame, rejections, rows_read = chat_text.messages_of_lines(path, lines, too_long, HEADER, options.tz)
+    frame = frame.with_columns(_name=pl.col("name").str.strip_chars())
+    name = pl.col("_name")
+    frame = frame.with_columns(_me=name.is_in(SELF_NAMES), _system=name.is_in(SYSTEM_NAMES))
+    me, system = pl.col("_me"), pl.col("_system")
     frame = frame.with_columns(
         worker_id=pl.lit(options.owner),
         message_id=pl.col("src_row").cast(pl.String),

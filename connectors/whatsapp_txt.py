@@ -4,8 +4,11 @@
     4/27/26, 10:31 PM - Li Wei: text            Android, month-first, 12 h (U+202F before PM)
     [27/04/2026, 22:31:05] Li Wei: text         iOS (system and media lines start with U+200E)
 
-Every line is matched against one header pattern at once (polars ``str.extract_groups``); a line
-that is not a header continues the message above it. Whether dates are day- or month-first is
+The file is split into lines by polars from its bytes, and every line is matched against the
+header pattern at once (polars ``str.extract_groups``: the plain-ASCII form, whose captures are
+cheap, then the full Unicode ``HEADER`` for the few lines it misses); a line that is not a header
+continues the message above it. The timestamp is built from the header's numbers, not parsed from
+text, with the same range checks a parse makes. Whether dates are day- or month-first is
 decided once for the whole file, from every date in it, never line by line. Timestamps are local
 wall-clock time in the case time zone. The file does not say whose phone it came from: the owner
 is set in ``case.toml`` ``[owners]``."""
@@ -17,8 +20,8 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode, empty_named, finish,
-                             head_text, long_lines, owner_unknown)
+from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode_lines, empty_named,
+                             finish, head_text, owner_unknown)
 
 NAME = "whatsapp-txt"
 TABLES = ("messages",)
@@ -30,7 +33,23 @@ HEADER = (r"^(?P<open>\[)?(?P<timestamp>(?P<d1>\d{1,4})[./-](?P<d2>\d{1,2})[./-]
           r"(?:\s?(?P<ampm>[AaPp])\.?\s?[Mm]\.?)?)(?:\]\s|\s[-–]\s)(?P<rest>.*)$")
 # Chinese locales write the half of the day before the time (下午8:00): as AM/PM
 HALVES = {"上午": "A", "凌晨": "A", "早上": "A", "中午": "P", "下午": "P", "晚上": "P"}
-SENDER = r"(?s)^(?P<name>[^:\n]{1,80}?): (?P<body>.*)$"
+HALF = f"(?:{'|'.join(HALVES)})"
+PM_HALF = "|".join(half for half, letter in HALVES.items() if letter == "P")
+
+
+def _header_pattern(digit: str, space: str) -> str:
+    """HEADER's date and time as one ``head`` group and a group per number, written so that the
+    next character always decides the way on (a one-pass regex, whose captures are cheap)."""
+    ampm = rf"[AaPp]\.?{space}?[Mm]\.?"
+    end = rf"(?:\]{space}|{space}[-–]{space})"
+    return (rf"^(?P<head>\[?(?P<d1>{digit}{{1,4}})[./-](?P<d2>{digit}{{1,2}})[./-](?P<d3>{digit}{{1,4}}),?{space}+"
+            rf"(?:{HALF}{space}?)?(?P<hour>{digit}{{1,2}})[:.](?P<minute>{digit}{{2}})(?:[:.](?P<second>{digit}{{2}}))?"
+            rf"(?:{space}(?:{ampm}{end}|[-–]{space})|{ampm}{end}|\]{space}))")
+
+
+# the header in ASCII digits and spaces (what phones write) and in any Unicode ones (what HEADER allows)
+FAST_HEADER = _header_pattern("[0-9]", r"[\t\n\v\f\r ]")
+FULL_HEADER = _header_pattern(r"\d", r"\s")
 # attachment notices -> (kind, whether the notice itself is the text: a file name is kept, "omitted" is not)
 MEDIA = (
     (r"^<Media omitted>$", "other", False),
@@ -69,86 +88,172 @@ def sniff(path: Path, head: bytes) -> float:
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
-    text, encoding = decode(path)
+    data = path.read_bytes()
+    lines, too_long, encoding = decode_lines(path, data)
     if not options.owner:
         raise owner_unknown(path, "a WhatsApp export does not say whose phone it came from")
-    text, too_long = long_lines(text)
-    # split in polars, not in Python: a million lines stay in one Arrow buffer
-    lines = pl.DataFrame({"line": [text]}).select(pl.col("line").str.split("\n").explode()).with_row_index(
-        "src_row", offset=1).with_columns(
-        pl.col("src_row").cast(pl.Int64), pl.col("line").str.strip_suffix("\r").str.replace_all("[\u202f\u00a0]", " "))
-    lines = lines.with_columns(pl.col("line").str.replace(f"^{MARKS}+", "").str.extract_groups(HEADER).alias("h")
-                               ).unnest("h").with_columns(
-        header=pl.col("d1").is_not_null(),
-        ampm=pl.coalesce("ampm", pl.col("half").replace_strict(HALVES, default=None, return_dtype=pl.String)))
-    headers = lines.filter("header")
+    lines = pl.DataFrame({"src_row": pl.int_range(1, len(lines) + 1, dtype=pl.Int64, eager=True), "line": lines})
+    lines = _normalised(lines, special=encoding not in ("utf-8", "utf-8-sig") or _special_bytes(data))
+    headers, more = _headers(lines)
     if headers.height == 0:
         raise SourceError(path, "no line looks like a WhatsApp message header (date, time - name: text)",
                           line=1, code="file-unrecognised")
     order, order_note = _date_order(headers)
-    lines = lines.with_columns(message=pl.col("header").cum_sum())
-    orphans = lines.filter((pl.col("message") == 0) & (pl.col("line").str.strip_chars(MARK_CHARS + " ") != ""))
+    # a continuation line belongs to the last header above it (message 0: text above the first header)
+    more = more.with_columns(message=headers["src_row"].search_sorted(more["src_row"], side="left"))
+    orphans = more.filter((pl.col("message") == 0) & (pl.col("line").str.strip_chars(MARK_CHARS + " ") != ""))
     rejections = [Rejection(n, "row-malformed", "text before the first message header") for n in orphans["src_row"]]
     rejections += too_long
+    messages = _with_continuations(headers, more.filter(pl.col("message") > 0))
 
-    # one row per message: header fields from its first line, text = its body and every continuation line;
-    # only the few continuation lines are grouped (grouping every line was the reader's slowest step)
-    more = (lines.filter((pl.col("message") > 0) & ~pl.col("header"))
-            .group_by("message", maintain_order=True).agg(_more=pl.col("line").str.join("\n")))
-    messages = (lines.filter("header").drop("line").join(more, on="message", how="left", maintain_order="left")
-                .with_columns(part=pl.concat_str("rest", "_more", separator="\n", ignore_nulls=True)
-                              .str.strip_chars_end("\n")).drop("_more", "rest"))
-    messages = messages.with_columns(_stamp=_stamp(order))
-    ts = (pl.col("_stamp").str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
-          .dt.replace_time_zone(options.tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC"))
-    frame, bad = check_rows(messages, {"ts": (ts, "timestamp")}, required=("ts",))
+    messages = _with_local_time(messages, order).with_columns(
+        ts=pl.col("_local").dt.replace_time_zone(options.tz, ambiguous="earliest", non_existent="null")
+        .dt.convert_time_zone("UTC"))
+    unreadable = messages.filter(pl.col("ts").is_null()).with_columns(timestamp=_timestamp_text())
+    _, bad = check_rows(unreadable, {"ts": (pl.col("ts"), "timestamp")}, required=("ts",))
+    frame = messages.filter(pl.col("ts").is_not_null())
+    marked = bool(lines["_marks"].any())
+    frame = _table(_classified(frame, marked), options, path.stem, marked)
+    ios = headers["_open"].sum() * 2 > headers.height
+    detected = {"format": "WhatsApp chat export, " + ("iOS ([date, time] name: text)" if ios
+                                                       else "Android (date, time - name: text)"),
+                "encoding": encoding, "date order": order_note,
+                "clock": "12 h (AM/PM)" if headers["_twelve"].any() else "24 h",
+                "time basis": f"local wall-clock time in {options.tz}", "owner": f"{options.owner} (case.toml [owners])"}
+    rows_read = headers.height + len(rejections)
+    return ReadResult({"messages": frame}, rows_read, rejections + bad, detected)
 
-    said = pl.col("part").str.extract_groups(SENDER)
-    frame = frame.with_columns(name=said.struct.field("name"), body=said.struct.field("body"))
-    frame = frame.with_columns(_marked=pl.col("body").str.contains(f"^{MARKS}"),
-                               _body=pl.col("body").str.replace_all(MARKS, "").str.strip_chars(" "))
+
+def _special_bytes(data: bytes) -> bool:
+    """Whether UTF-8 ``data`` may hold a CR, a no-break space or a bidi mark: the bytes they start
+    with are looked for (memchr), which rules out most files long before a regex over every line."""
+    return any(start in data for start in (b"\r", b"\xc2", b"\xe2", b"\xef"))
+
+
+def _normalised(lines: pl.DataFrame, special: bool) -> pl.DataFrame:
+    """Lines without the CR of a CRLF ending and with narrow and no-break spaces as plain spaces;
+    ``_marks`` says whether the line holds a bidi mark. Each step runs only when some line needs it."""
+    if not special or not lines["line"].str.contains(f"[\r\u202f\u00a0{MARK_CHARS}]").any():
+        return lines.with_columns(_marks=pl.lit(False))
+    line = pl.col("line")
+    if lines["line"].str.contains("\r", literal=True).any():
+        lines = lines.with_columns(line.str.strip_suffix("\r"))
+    if lines["line"].str.contains("[\u202f\u00a0]").any():
+        lines = lines.with_columns(line.str.replace_all("[\u202f\u00a0]", " "))
+    return lines.with_columns(_marks=line.str.contains(MARKS))
+
+
+def _headers(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(header lines with their fields, the other lines). A header's fields come from the plain-ASCII
+    pattern where it matches (the captures of the full Unicode pattern cost several times more);
+    the few lines it misses are tried against the full pattern."""
+    start = pl.col("line")
+    if lines["_marks"].any():
+        start = pl.when("_marks").then(start.str.replace(f"^{MARKS}+", "")).otherwise(start)
+    lines = lines.with_columns(_start=start)
+    fast = lines.with_columns(_h=pl.col("_start").str.extract_groups(FAST_HEADER)).unnest("_h")
+    headers, rest = fast.filter(pl.col("head").is_not_null()), fast.filter(pl.col("head").is_null())
+    slow = rest.filter(pl.col("_start").str.contains(FULL_HEADER))
+    if slow.height:
+        slow = slow.with_columns(_h=pl.col("_start").str.extract_groups(FULL_HEADER)).drop(
+            "d1", "d2", "d3", "hour", "minute", "second", "head").unnest("_h")
+        headers = pl.concat([headers, slow]).sort("src_row")
+        rest = rest.filter(~pl.col("_start").str.contains(FULL_HEADER))
+    head = pl.col("head")
+    twelve = head.str.contains(f"[AaPp]|{HALF}")
+    headers = headers.with_columns(_open=head.str.starts_with("["), _twelve=twelve,
+                                   rest=pl.col("_start").str.strip_prefix(head))
+    if headers["_twelve"].any():  # a written AM/PM wins over the half of the day (下午) before the time
+        pm = pl.when(head.str.contains("[AaPp]")).then(head.str.contains("[Pp]")).otherwise(head.str.contains(PM_HALF))
+        headers = headers.with_columns(_pm=pl.when(twelve).then(pm))
+    else:
+        headers = headers.with_columns(_pm=pl.lit(None, pl.Boolean))
+    return headers.drop("_start", "line"), rest.select("src_row", "line")
+
+
+def _with_continuations(headers: pl.DataFrame, more: pl.DataFrame) -> pl.DataFrame:
+    """One row per message: ``name`` (the sender, when the text starts ``name: ``), ``part`` (the
+    header's text after the header, or after the name, and every continuation line)."""
+    # "name: text": the name (1 to 80 characters) runs to the first ": " and holds no other ":"
+    headers = headers.with_columns(_split=pl.col("rest").str.splitn(": ", 2).struct.rename_fields(["_name", "_said"])
+                                   ).unnest("_split")
+    name, said = pl.col("_name"), pl.col("_said")
+    headers = headers.with_columns(_is_name=said.is_not_null() & ~name.str.contains(":", literal=True) & (
+        name.str.len_chars() <= 80) & (name != ""))
+    headers = headers.with_columns(name=pl.when("_is_name").then(name),
+                                   part=pl.when("_is_name").then(said).otherwise("rest")
+                                   ).drop("_name", "_said", "_is_name", "rest")
+    if more.height == 0:
+        return headers
+    # most messages continue on one line at most: only the others are grouped
+    message = pl.col("message")
+    several = (message == message.shift(1)) | (message == message.shift(-1))
+    more = more.with_columns(_several=several.fill_null(False))
+    joined = pl.concat([more.filter(~pl.col("_several")).select("message", _more="line"),
+                        more.filter("_several").group_by("message", maintain_order=True)
+                        .agg(_more=pl.col("line").str.join("\n"))])
+    index = joined["message"] - 1
+    texts = pl.DataFrame({"part": headers["part"].gather(index), "_more": joined["_more"]}).select(
+        pl.concat_str("part", "_more", separator="\n").str.strip_chars_end("\n"))["part"]
+    return headers.with_columns(headers["part"].scatter(index, texts))
+
+
+def _classified(frame: pl.DataFrame, marked: bool) -> pl.DataFrame:
+    """``_body`` (the text after the name, without bidi marks), ``_kind`` and ``_keep`` (the
+    attachment notice it is, and whether its text is kept), ``_system`` (a notice of WhatsApp's own)
+    and ``_plain`` (the text of a line without a name, without bidi marks)."""
+    named = pl.col("name").is_not_null()
+    frame = frame.with_columns(_body=_unmarked(pl.when(named).then("part"), marked).str.strip_chars(" "),
+                               _plain=_unmarked(pl.when(~named).then("part"), marked).str.strip_chars(" "))
     # one regex pass finds the few notices; only those are matched pattern by pattern (the first listed wins)
     which = pl.lit(None, pl.Int64)
     for index, (pattern, _, _) in reversed(list(enumerate(MEDIA))):
         which = pl.when(pl.col("_body").str.contains(pattern)).then(pl.lit(index)).otherwise(which)
-    notices = frame.filter(pl.col("_body").str.contains(MEDIA_ANY)).select("src_row", _which=which)
-    frame = frame.join(notices, on="src_row", how="left", maintain_order="left").with_columns(
+    at = frame["_body"].str.contains(MEDIA_ANY).arg_true()
+    notices = pl.repeat(None, frame.height, dtype=pl.Int64, eager=True).alias("_which").scatter(
+        at, frame[at].select(which).to_series())
+    frame = frame.with_columns(notices).with_columns(
         _kind=pl.col("_which").replace_strict({i: k for i, (_, k, _) in enumerate(MEDIA)}, default=None,
                                               return_dtype=pl.String),
         _keep=pl.col("_which").replace_strict({i: keep for i, (_, _, keep) in enumerate(MEDIA)}, default=True,
                                               return_dtype=pl.Boolean))
-    frame = frame.with_columns(_system=pl.col("name").is_null() | (
-        pl.col("_marked") & pl.col("_kind").is_null() & ~pl.col("_body").str.contains(NOT_SYSTEM)))
-    body, kind, keep, system = pl.col("_body"), pl.col("_kind"), pl.col("_keep"), pl.col("_system")
-    name = pl.col("name").str.replace_all(MARKS, "").str.strip_chars(" ").str.replace(r"^~\s*", "")
+    if not marked:  # a named message is a notice only when it starts with a mark
+        return frame.with_columns(_system=~named)
+    starts_marked = pl.when(named).then(pl.col("part").str.contains(f"^{MARKS}"))
+    return frame.with_columns(_system=~named | (
+        starts_marked & pl.col("_kind").is_null() & ~pl.col("_body").str.contains(NOT_SYSTEM)))
+
+
+def _table(frame: pl.DataFrame, options: ReadOptions, conversation: str, marked: bool) -> pl.DataFrame:
+    """The canonical messages from the classified ones."""
+    frame = frame.with_columns(_name=_unmarked(pl.col("name"), marked).str.strip_chars(" "))
+    if frame["_name"].str.starts_with("~").any():  # "~ Li Wei": a number not in the phone's contacts
+        frame = frame.with_columns(_name=pl.col("_name").str.replace(r"^~\s*", ""))
+    system = pl.col("_system")
     frame = frame.with_columns(
         worker_id=pl.lit(options.owner),
         message_id=pl.col("src_row").cast(pl.String),
-        conversation_id=pl.lit(path.stem),
-        sender_id=pl.when(~system).then(name),
-        sender_name=pl.when(~system).then(name),
+        conversation_id=pl.lit(conversation),
+        sender_id=pl.when(~system).then("_name"),
         sender_role=pl.when(system).then(pl.lit("system")),
-        text=pl.when(pl.col("name").is_null()).then(pl.col("part").str.replace_all(MARKS, "").str.strip_chars(" "))
-        .when(system).then(body)
-        .when(keep).then(body).otherwise(pl.lit("")),
-        attachment_kind=pl.when(~system).then(kind),
+        text=pl.when(pl.col("name").is_null()).then("_plain")
+        .when(system).then(pl.col("_body"))
+        .when(pl.col("_keep")).then(pl.col("_body")).otherwise(pl.lit("")),
+        attachment_kind=pl.when(~system).then(pl.col("_kind")),
     )
-    ios = headers["open"].is_not_null().sum() * 2 > headers.height
-    detected = {"format": "WhatsApp chat export, " + ("iOS ([date, time] name: text)" if ios
-                                                       else "Android (date, time - name: text)"),
-                "encoding": encoding, "date order": order_note,
-                "clock": "12 h (AM/PM)" if headers["ampm"].is_not_null().any() else "24 h",
-                "time basis": f"local wall-clock time in {options.tz}", "owner": f"{options.owner} (case.toml [owners])"}
-    rows_read = headers.height + len(rejections)
-    return ReadResult({"messages": finish("messages", frame)}, rows_read, rejections + bad, detected)
+    return finish("messages", frame.with_columns(sender_name=pl.col("sender_id")))
+
+
+def _unmarked(text: pl.Expr, marked: bool) -> pl.Expr:
+    return text.str.replace_all(MARKS, "") if marked else text
 
 
 def _date_order(headers: pl.DataFrame) -> tuple[str, str]:
     """Day-first, month-first or year-first, decided from every date in the file."""
-    d1, d2 = headers["d1"], headers["d2"].cast(pl.Int64)
+    d1, d2 = headers["d1"], headers["d2"].cast(pl.Int64, strict=False)
     if (d1.str.len_chars() == 4).all():
         return "ymd", "year-first (yyyy-mm-dd)"
-    day_first = int((d1.cast(pl.Int64) > 12).sum())
+    day_first = int((d1.cast(pl.Int64, strict=False) > 12).sum())
     month_first = int((d2 > 12).sum())
     if day_first and month_first:
         order = "dmy" if day_first >= month_first else "mdy"
@@ -161,20 +266,40 @@ def _date_order(headers: pl.DataFrame) -> tuple[str, str]:
     return "dmy", "day-first assumed: no date in the file tells day-first from month-first"
 
 
-def _stamp(order: str) -> pl.Expr:
-    """``YYYY-MM-DD HH:MM:SS`` from the header fields; impossible values stay impossible and fail to parse."""
+def _with_local_time(messages: pl.DataFrame, order: str) -> pl.DataFrame:
+    """``_local``: the header's wall-clock time from its number fields; null where one is out of range
+    (31 April, 25 o'clock, "13 PM", a three-digit day), exactly where ``YYYY-MM-DD HH:MM:SS`` would
+    not parse. Built in steps: each field is read once."""
     year, month, day = {"dmy": ("d3", "d2", "d1"), "mdy": ("d3", "d1", "d2"), "ymd": ("d1", "d2", "d3")}[order]
-    year = pl.col(year).cast(pl.Int64)
-    year = pl.when(year < 100).then(year + 2000).otherwise(year)
-    hour = pl.col("hour").cast(pl.Int64)
-    pm = pl.col("ampm").str.to_uppercase() == "P"
-    hour = (pl.when(pl.col("ampm").is_null()).then(hour)
-            .when((hour < 1) | (hour > 12)).then(pl.lit(99))  # "0 PM", "13 PM": not a 12 h time
-            .otherwise(hour % 12 + pl.when(pm).then(12).otherwise(0)))
 
-    def two(expr: pl.Expr) -> pl.Expr:
-        return expr.cast(pl.String).str.zfill(2)
+    def number(column: str) -> pl.Expr:
+        return pl.col(column).cast(pl.Int32, strict=False)
 
-    return pl.concat_str(year.cast(pl.String).str.zfill(4), pl.lit("-"), two(pl.col(month)), pl.lit("-"),
-                         two(pl.col(day)), pl.lit(" "), two(hour), pl.lit(":"), two(pl.col("minute")), pl.lit(":"),
-                         two(pl.col("second").fill_null("00")))
+    def two_digits(column: str) -> pl.Expr:  # a day or month is read from two characters at most
+        return pl.when(pl.col(column).str.len_chars() <= 2).then(number(column))
+
+    frame = messages.with_columns(_y=number(year), _mo=two_digits(month), _d=two_digits(day), _h=number("hour"),
+                                  _mi=number("minute"),
+                                  _s=pl.col("second").fill_null("00").cast(pl.Int32, strict=False))
+    y, mo, d, h, mi, s, pm = (pl.col(c) for c in ("_y", "_mo", "_d", "_h", "_mi", "_s", "_pm"))
+    frame = frame.with_columns(_y=pl.when(y < 100).then(y + 2000).otherwise(y),
+                               _h=pl.when(pm.is_null()).then(h)
+                               .when((h < 1) | (h > 12)).then(None)  # "0 PM", "13 PM": not a 12 h time
+                               .otherwise(h % 12 + pl.when(pm).then(12).otherwise(0)))
+    # second 60 is a leap second: the next minute, as a parse reads it
+    frame = frame.with_columns(_valid=mo.is_between(1, 12) & d.is_between(1, _month_days(y, mo)) & h.is_between(0, 23)
+                               & mi.is_between(0, 59) & s.is_between(0, 60))
+    date = pl.datetime(*(pl.when("_valid").then(part) for part in (y, mo, d)), time_unit="us")
+    return frame.with_columns(_local=date + pl.duration(hours=h, minutes=mi, seconds=s, time_unit="us")).drop(
+        "_y", "_mo", "_d", "_h", "_mi", "_s", "_valid")
+
+
+def _month_days(year: pl.Expr, month: pl.Expr) -> pl.Expr:
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    return (pl.when(month == 2).then(pl.when(leap).then(29).otherwise(28))
+            .when(month.is_in([4, 6, 9, 11])).then(30).otherwise(31))
+
+
+def _timestamp_text() -> pl.Expr:
+    """The date and time as written in the header (without ``[`` and the separator after it)."""
+    return pl.col("head").str.strip_prefix("[").str.replace(r"(?:\]\s|\s[-–]\s)$", "")

@@ -1,10 +1,12 @@
-"""The CSV record reader: the whole-column path for unquoted files must equal the csv-module path."""
+"""The CSV record reader: the whole-column path for unquoted files must equal the csv-module path,
+and a file read whole by polars (read_csv_file) must give what the record reader gives."""
 
 import csv
 import io
 from pathlib import Path
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -40,3 +42,60 @@ def test_quoted_multiline_records_keep_their_first_line_number():
     assert frame["src_row"].to_list() == [2, 5]
     assert [(r.line, r.code) for r in rejected] == [(4, "row-wrong-field-count")]
     assert read == 3
+
+
+# ---------------------------------------------------------------- whole-file reading (read_csv_file)
+
+value = st.sampled_from(["", "x", "收到", "a,b", 'say "hi"', "two\nlines", "cr\r\nlf", " pad "])
+
+
+def quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def by_record_reader(path: Path, required=()):
+    text, encoding = base.decode(path)
+    return (*base.read_csv_rows(path, text, required=required), encoding)
+
+
+def assert_same_read(path: Path, required=()):
+    fast, slow = base.read_csv_file(path, required=required), by_record_reader(path, required)
+    assert_frame_equal(fast[0], slow[0])
+    assert fast[1:] == slow[1:]
+    return fast
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(value, min_size=3, max_size=3), max_size=20), st.booleans(), st.booleans())
+def test_whole_file_polars_read_equals_the_record_reader(tmp_path_factory, rows, crlf, bom):
+    newline = "\r\n" if crlf else "\n"
+    text = newline.join([",".join(HEADER)] + [",".join(quoted(v) if any(c in v for c in ',"\n\r') else v for v in r)
+                                               for r in rows]) + newline
+    path = tmp_path_factory.mktemp("csv") / "x.csv"
+    path.write_bytes(("\ufeff" if bom else "").encode() + text.encode("utf-8"))
+    if rows:  # well formed: polars reads it whole
+        assert base._whole_csv(path.read_bytes(), (), ",") is not None
+    assert_same_read(path)
+
+
+@pytest.mark.parametrize("body, rejected", [
+    ('1,2,3\n4,5\n6,7,8\n', [(3, "row-wrong-field-count")]),  # polars would fill the missing field
+    ('1,2,3\n4,5,6,7\n6,7,8\n', [(3, "row-wrong-field-count")]),  # polars would refuse the whole file
+    ('1,"2\n3",4\n5,"6,7\n8,9,10\n', [(4, "row-wrong-field-count")]),  # an unclosed quote swallows the rest
+    ('1,2,3\n\n4,5,6\n', []),  # a blank line is skipped, and the lines below keep their numbers
+    ('1,2"x,3\n4,5,6\n', [(2, "row-wrong-field-count")]),  # a quote inside a field opens a section to the next line
+])
+def test_a_file_polars_cannot_read_as_is_goes_to_the_record_reader(tmp_path, body, rejected):
+    path = tmp_path / "x.csv"
+    path.write_text("a,b,c\n" + body, encoding="utf-8")
+    assert base._whole_csv(path.read_bytes(), (), ",") is None
+    frame, rejections, read, _ = assert_same_read(path)
+    assert [(r.line, r.code) for r in rejections] == rejected
+    assert read == frame.height + len(rejections)
+
+
+def test_a_gbk_file_is_decoded_by_the_record_reader(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_bytes("a,b,c\n1,收到,3\n".encode("gb18030"))
+    frame, _, _, encoding = assert_same_read(path)
+    assert encoding == "gb18030" and frame["b"].to_list() == ["收到"]
