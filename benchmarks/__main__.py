@@ -3,14 +3,16 @@
     python -m benchmarks            # 1,000 / 3,000 / 10,000 riders × 30 days (long: run in background)
     python -m benchmarks --small    # 50 / 100 / 200 riders × 7 days, under a minute
 
-Each stage runs three times in its own process (wall time and peak RSS); the figures keep the
-min and the median. The scaling exponent k fits time ∝ riders^k over the sizes."""
+Each stage runs three times in its own process (wall time and peak RSS; ingest and spark once
+from 3,000 riders); the figures keep the min and the median. ``--reuse`` keeps a city already
+simulated with the same parameters; ``--stages`` measures some stages only. The scaling exponent k fits time ∝ riders^k over the sizes."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
 import platform
 import shutil
 import statistics
@@ -21,19 +23,30 @@ from datetime import date
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-TIMED = ("ingest", "floor", "audit", "worktime", "control", "app")
+TIMED = ("ingest", "floor", "audit", "worktime", "control", "app", "spark")
+ONCE = ("ingest", "spark")  # minutes each at city scale: measured once per size from 3,000 riders
+SEED, START = 20260427, date(2026, 4, 27)
 
 
-def run_stage(stage: str, data: Path, case: Path, out: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.stages", stage, str(data), str(case), str(out)],
-                          capture_output=True, text=True, check=False)
+def run_stage(stage: str, data: Path, case: Path, out: Path, timeout: float) -> dict:
+    # Spark's Python workers must run this interpreter (the one with polars), activated or not
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.stages", stage, str(data), str(case), str(out)],
+                              capture_output=True, text=True, check=False, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"stage": stage, "error": [f"stopped after the --timeout of {timeout:.0f} s"]}
     if proc.returncode:
         return {"stage": stage, "error": proc.stderr.strip().splitlines()[-1:]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def measure(stage: str, data: Path, case: Path, out: Path, repeats: int) -> dict:
-    runs = [run_stage(stage, data, case, out) for _ in range(repeats)]
+def measure(stage: str, data: Path, case: Path, out: Path, repeats: int, timeout: float) -> dict:
+    runs = []
+    for _ in range(repeats):
+        runs.append(run_stage(stage, data, case, out, timeout))
+        if "error" in runs[-1]:
+            break
     if any("error" in r for r in runs):
         return {"error": next(r["error"] for r in runs if "error" in r)}
     walls, rss = [r["wall_s"] for r in runs], [r["peak_rss_mb"] for r in runs]
@@ -51,49 +64,85 @@ def exponent(sizes: list[int], times: list[float]) -> float | None:
     return round(sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs), 3)
 
 
+def totals(rows: dict[str, int]) -> dict[str, int]:
+    """The city's size in the issue's terms. A dispatch record is a row of either platform's order
+    export: every dispatch to a rider, carried or not (accepted, auto-assigned, rejected, timed out,
+    reassigned, cancelled). Activity/GPS rows are both apps' event logs (their GPS pings included)
+    and the phones' GPX points; chat messages are the WeChat and WhatsApp exports' messages."""
+    return {"dispatch_records": rows["platform_a/orders.csv"] + rows["platform_b/orders.json"],
+            "activity_gps_rows": rows["platform_a/activity.csv"] + rows["platform_b/activity.csv"] + rows["gps/*.gpx"],
+            "chat_messages": rows["chats/wechat_*.csv"] + rows["chats/whatsapp_*.txt"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", action="store_true", help="small cities, under a minute")
     parser.add_argument("--work", type=Path, default=Path("/tmp/auditor-bench"), help="scratch folder for the cities")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="*", help="riders per city (default by mode)")
-    parser.add_argument("--order-rate", type=float, default=2.0,
-                        help="simulator dispatch density (2.0: ~5.7 M dispatches at 10,000 riders × 30 days; trips are "
-                             "back to back, so more needs riders carrying overlapping orders in the model)")
+    parser.add_argument("--stages", nargs="*", choices=TIMED,
+                        help="stages to measure (default: all; --small: all but spark). Later stages read the case "
+                             "ingest saved, so leaving ingest out reuses the saved case")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep a city already simulated with the same riders, days, seed and order rate")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds before a stage run is stopped")
+    parser.add_argument("--order-rate", type=float, default=4.0,
+                        help="simulator demand (4.0: a busy city of stacked and relayed orders, ~9.6 M dispatch "
+                             "records at 10,000 riders × 30 days; 1.0: the sample's density, ~4.7 M)")
     args = parser.parse_args()
     sizes = args.sizes or ([50, 100, 200] if args.small else [1000, 3000, 10000])
     days = 7 if args.small else 30
+    args.stages = args.stages or [s for s in TIMED if not (args.small and s == "spark")]
     figures: dict = {"machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
                      "days": days, "sizes": {}, "date": date.today().isoformat()}
-    from auditor.simulate import simulate
-
     for riders in sizes:
         data, case, out = (args.work / f"{riders}" / p for p in ("raw", "case", "report"))
-        for p in (data, case, out):
-            shutil.rmtree(p, ignore_errors=True)
-        started = time.perf_counter()
-        summary = simulate(data, seed=20260427, riders=riders, start=date(2026, 4, 27), days=days,
-                           order_rate=args.order_rate)
+        city = {"riders": riders, "days": days, "seed": SEED, "order_rate": args.order_rate}
         entry = {"measured": date.today().isoformat(), "order_rate": args.order_rate,
-                 "simulate_s": round(time.perf_counter() - started, 2),
-                 "rows": summary["rows"]}
-        entry["ingest"] = measure("ingest", data, case, out, 1 if riders >= 3000 else args.repeats)
-        for stage in TIMED[1:]:  # every later stage reads the case ingest saved
-            entry[stage] = ({"skipped": "ingest failed"} if "error" in entry["ingest"]
-                            else measure(stage, data, case, out, args.repeats))
-        if "wall_s_min" in entry["audit"] and "wall_s_min" in entry["floor"]:
+                 **simulated(data, city, args.reuse)}
+        entry["totals"] = totals(entry["rows"])
+        shutil.rmtree(out, ignore_errors=True)
+        for stage in args.stages:  # every stage after ingest reads the case ingest saved
+            if stage != "ingest" and "error" in entry.get("ingest", {}):
+                entry[stage] = {"skipped": "ingest failed"}
+                continue
+            if stage == "ingest":
+                shutil.rmtree(case, ignore_errors=True)
+            once = stage in ONCE and riders >= 3000
+            entry[stage] = measure(stage, data, case, out, 1 if once else args.repeats, args.timeout)
+        if "wall_s_min" in entry.get("audit", {}) and "wall_s_min" in entry.get("floor", {}):
             entry["audit_over_floor"] = round(entry["audit"]["wall_s_min"] / entry["floor"]["wall_s_min"], 1)
         figures["sizes"][str(riders)] = entry
         print(json.dumps({riders: {k: entry[k] for k in ("simulate_s", "audit_over_floor") if k in entry}}), flush=True)
         write(figures, "city_small.json" if args.small else "city.json")  # after each size: a long run reports as it goes
 
 
+def simulated(data: Path, city: dict, reuse: bool) -> dict:
+    """Simulate the city into ``data`` (or keep the one there if ``reuse`` and its stamp matches)."""
+    from auditor.simulate import simulate
+
+    stamp = data.parent / "simulated.json"  # beside the exports: the case reader would list it as unrecognised
+    if reuse and stamp.is_file() and (earlier := json.loads(stamp.read_text(encoding="utf-8")))["city"] == city:
+        return {"simulate_s": earlier["simulate_s"], "rows": earlier["rows"]}
+    shutil.rmtree(data, ignore_errors=True)
+    started = time.perf_counter()
+    summary = simulate(data, seed=city["seed"], riders=city["riders"], start=START, days=city["days"],
+                       order_rate=city["order_rate"])
+    made = {"simulate_s": round(time.perf_counter() - started, 2), "rows": summary["rows"]}
+    stamp.write_text(json.dumps({"city": city, **made}), encoding="utf-8")
+    return made
+
+
 def write(figures: dict, name: str) -> None:
     RESULTS.mkdir(exist_ok=True)
     earlier = json.loads((RESULTS / name).read_text(encoding="utf-8")) if (RESULTS / name).is_file() else {}
-    if earlier.get("days") == figures["days"]:  # sizes measured by an earlier run (--sizes) are kept
-        figures["sizes"] = {**{k: v for k, v in earlier["sizes"].items() if k not in figures["sizes"]},
-                            **figures["sizes"]}
+    if earlier.get("days") == figures["days"]:  # sizes and stages measured by an earlier run are kept
+        for size, before in earlier["sizes"].items():
+            now = figures["sizes"].get(size)
+            if now is None:
+                figures["sizes"][size] = before
+            elif before.get("order_rate") == now["order_rate"]:  # the same city: --stages measured a part
+                figures["sizes"][size] = {**{k: v for k, v in before.items() if k in TIMED}, **now}
     figures["scaling_exponents"] = {}
     for stage in TIMED:
         done = [int(s) for s, e in figures["sizes"].items() if "wall_s_min" in e.get(stage, {})]

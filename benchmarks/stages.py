@@ -7,13 +7,17 @@ Stages: ``ingest`` (raw exports → saved case), ``floor`` (scan every table and
 worker once: the least any audit must do), ``audit`` (every analyzer, findings written),
 ``worktime`` and ``control`` (one family of analyzers each, chosen by module name from
 ``STAGE_ANALYZERS``), ``app`` (what the app's overview computes: the audit plus the ranking,
-station, network and zone views of auditor.views)."""
+station, network and zone views of auditor.views), ``spark`` (the full audit on the Spark engine in
+local mode, findings written; its peak RSS counts the Python driver and the JVM and Python workers
+it starts, as children)."""
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -99,15 +103,76 @@ def floor(data: Path, case_dir: Path, out: Path) -> dict:
     return {"rows_grouped": rows}
 
 
-STAGES = {"ingest": ingest, "floor": floor, "audit": audit, "worktime": worktime, "control": control, "app": app}
+def spark(data: Path, case_dir: Path, out: Path) -> dict:
+    """The full audit on ``--engine spark`` in local mode (all cores of this machine), findings written."""
+    from auditor.case import Case
+    from auditor.engines import spark as engine
+    from auditor.export import write_audit
+    from auditor.settings import Settings
+
+    settings = Settings()
+    result = engine.audit(str(case_dir.resolve()), settings)
+    write_audit(result, Case.load(case_dir), out, {**settings.to_dict(), "engine": "spark"})
+    figures = result.measures["spark_engine"].row(0, named=True)
+    return {"findings": result.findings.height, "evidence_rows": result.evidence.height,
+            "buckets": figures["buckets"], "equal_to_local": figures["equal_to_local"]}
+
+
+STAGES = {"ingest": ingest, "floor": floor, "audit": audit, "worktime": worktime, "control": control, "app": app,
+          "spark": spark}
+
+
+class TreeMemory(threading.Thread):
+    """Peak resident memory of this process and every process it started (the Spark JVM and its
+    Python workers), summed, sampled from /proc every 0.2 s while the block runs."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_mb, self._done = 0.0, threading.Event()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self.join()
+
+    def run(self) -> None:
+        page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+        while not self._done.wait(0.2):
+            self.peak_mb = max(self.peak_mb, sum(_rss_pages(p) for p in _tree(os.getpid())) * page_mb)
+
+
+def _tree(root: int) -> list[int]:
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:  # the command name may hold spaces: the parent pid is the 2nd field after its ")"
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while we looked
+    found, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def _rss_pages(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def main() -> None:
     stage, data, case_dir, out = sys.argv[1], *map(Path, sys.argv[2:5])
+    tree = TreeMemory()
     started = time.perf_counter()
-    counts = STAGES[stage](data, case_dir, out)
+    with tree:
+        counts = STAGES[stage](data, case_dir, out)
     wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, tree.peak_mb)  # ru_maxrss: KiB on Linux
     print(json.dumps({"stage": stage, "wall_s": round(wall, 3), "peak_rss_mb": round(peak, 1), **counts}))
 
 

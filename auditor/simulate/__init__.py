@@ -34,15 +34,19 @@ def simulate(out_dir: str | Path, seed: int = 20260427, riders: int = 40, start:
     cal = build_calendar(start, days)
     world = build_world(substream(seed, "world"), riders, k)
     work = blocks.working_blocks(substream(seed, "blocks"), cal, world)
-    dispatched = orders.dispatches(substream(seed, "orders"), cal, world, work, k.order_rate)
+    dispatched = orders.dispatches(substream(seed, "orders"), substream(seed, "orders", "busy"), cal, world,
+                                    work, k.order_rate)
     sanctions = orders.sanctions(substream(seed, "sanctions"), cal, dispatched, world)
-    app, phone = activity.activity(substream(seed, "activity"), work, world, sanctions)
     messages = chats.generate(substream(seed, "chats"), cal, world, work, dispatched, k.chat_rate)
-    rows = chats.exports(messages, world)
-
     counts = {
         "platform_a/orders.csv": writers.platform_a_orders(dispatched, world, out / "platform_a/orders.csv"),
         "platform_b/orders.json": writers.platform_b_orders(dispatched, world, cal, out / "platform_b/orders.json"),
+    }
+    del dispatched  # a city's largest frame after the activity's: written and let go before that is made
+    app, phone = activity.activity(substream(seed, "activity"), work, world, sanctions)
+    rows = chats.exports(messages, world)
+
+    counts |= {
         "platform_a/activity.csv": writers.activity_csv(app, world, 0, out / "platform_a/activity.csv"),
         "platform_b/activity.csv": writers.activity_csv(app, world, 1, out / "platform_b/activity.csv"),
         "schedules/roster.csv": writers.roster_csv(blocks.roster(cal, world, work), world, cal,

@@ -29,7 +29,7 @@ class Knobs:
     """Tunable densities and shares. Defaults make the < 20 MB 40-rider sample."""
 
     gps_scale: float = 1.25  # multiplies every rider's GPS ping interval (2.0 = half the pings)
-    order_rate: float = 1.0  # multiplies the rate at which trips are dispatched
+    order_rate: float = 1.0  # demand: multiplies the trip rate; above 1 orders also stack (orders.busy_share)
     chat_rate: float = 1.0  # multiplies in-shift instructions and group chatter
     max_station_size: int = 30  # riders per station before more stations are opened
     gpx_share: float = 0.2  # riders whose pings come from their phone's GPX, not the apps
