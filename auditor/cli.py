@@ -187,11 +187,7 @@ def _audit_on_spark(paths: list[Path], case: Case, out: Path, settings: Settings
     from auditor.engines import spark
 
     case_dir = paths[0] if len(paths) == 1 and Case.is_saved(paths[0]) else case.save(out / "case")
-    result = spark.audit(str(case_dir.resolve()), settings)
-    if not result.measures["spark_engine"]["equal_to_local"][0]:
-        err.print("[yellow]spark engine:[/] indicators compared with a population reference are computed per bucket "
-                  "of workers: " + ", ".join(spark.POPULATION_INDICATORS) + " (README, Spark engine)")
-    return result
+    return spark.audit(str(case_dir.resolve()), settings)
 
 
 def _analyse(paths: list[Path], settings: Settings) -> tuple[Case, Findings]:

@@ -22,9 +22,13 @@ def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns(pl.col(c).list.join(" | ") for c in lists)
     text = [c for c, t in frame.schema.items() if t == pl.String]
     starts = "^[" + "".join(FORMULA_START).replace("-", r"\-") + "]"
+    # One pass finds the columns that hold such a cell at all (usually none: ids, table names, paths);
+    # only those are rewritten, so a table of millions of rows is not copied to change nothing.
+    found = frame.select(pl.col(c).str.contains(starts).any() for c in text) if text and frame.height else None
+    risky = [c for c, hit in found.row(0, named=True).items() if hit] if found is not None else []
     return frame.with_columns(
         pl.when(pl.col(c).str.contains(starts)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
-        for c in text)
+        for c in risky)
 
 
 def write_table(frame: pl.DataFrame, out: Path, name: str) -> None:
@@ -34,9 +38,10 @@ def write_table(frame: pl.DataFrame, out: Path, name: str) -> None:
 
 def evidence_with_files(result: Findings, case: Case) -> pl.DataFrame:
     """Evidence rows with the original file path next to the source id, as a reader needs them."""
-    files = pl.DataFrame({"src": [s.src for s in case.sources], "file": [s.path for s in case.sources]},
-                         schema={"src": pl.String, "file": pl.String})
-    return result.evidence.join(files, on="src", how="left").select("finding_id", "table", "src", "file", "src_row")
+    # A look-up in the few sources, not a join of millions of evidence rows; keeps their order.
+    files = {s.src: s.path for s in case.sources}
+    return result.evidence.select("finding_id", "table", "src", file=pl.col("src").replace_strict(
+        files, default=None, return_dtype=pl.String), src_row="src_row")
 
 
 def run_stamp() -> dict:

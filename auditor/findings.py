@@ -98,7 +98,18 @@ def validate(findings: pl.DataFrame, evidence: pl.DataFrame, measures: dict | No
     # parallel sums differ in the last binary digit from run to run; a figure cited in a hearing must not
     figures = [pl.col(c).round(DECIMALS) for c in ("value", "threshold", "score")]
     return Findings(findings.select(list(FINDINGS)).with_columns(figures),
-                    evidence.select(list(EVIDENCE)).unique(maintain_order=True), measures or {})
+                    _distinct(evidence.select(list(EVIDENCE))), measures or {})
+
+
+def _distinct(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows.unique(maintain_order=True)`` at a fraction of the cost on millions of evidence rows:
+    a row whose hash no other row shares is distinct already; only rows sharing one are compared."""
+    shared = rows.hash_rows().is_duplicated()
+    if not shared.any():
+        return rows
+    numbered = rows.with_row_index("_row")
+    firsts = numbered.filter(shared).filter(pl.struct(rows.columns).is_first_distinct())["_row"]
+    return rows.filter((~shared).scatter(firsts, True))
 
 
 def ref(table: str, src: str = "src", src_row: str = "src_row") -> pl.Expr:

@@ -12,8 +12,7 @@ import json
 
 import polars as pl
 
-from auditor.analyzers import context
-from auditor.analyzers.intervals import daily_union, online_intervals, order_intervals
+from auditor.analyzers import context, sessions
 from auditor.case import Case
 from auditor.findings import Findings, evidence_rows, render, validate
 from auditor.settings import Settings
@@ -29,11 +28,9 @@ EXPLANATION_EN = ("On {date} the worker was at work {hours} h (app online period
 
 def daily_hours(case: Case) -> pl.LazyFrame:
     """App online periods ∪ order time per worker and local day, every platform (daily_union's
-    columns); once per shared run (context): the control indicators read it too."""
-    def build() -> pl.LazyFrame:
-        intervals = pl.concat([online_intervals(case.table("activity")), order_intervals(case.table("orders"))])
-        return daily_union(intervals, case.tz)
-    return context.frame(case, "working days", build).lazy()
+    columns): sessions.platform_days with no platform left out, once per shared run (context),
+    which the control indicators and the platform-time analyzers read too."""
+    return sessions.platform_days(case, Settings(excluded_platforms=())).lazy()
 
 
 @context.sharing

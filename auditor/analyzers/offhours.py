@@ -21,6 +21,7 @@ from auditor.settings import Settings
 
 ID = "offhours-substantive-work"
 FAMILY = "working_time"
+CASE_PERIOD = "chat and platform period"  # the case-wide reference of _weeks_in_period
 WORKER = interval_sets.WORKER
 WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
@@ -44,16 +45,19 @@ EXPLANATION_EN = (
 def _off_schedule(work: pl.LazyFrame, windows: pl.LazyFrame) -> pl.LazyFrame:
     """Work sessions with ``off_hours``: their hours outside the working window. A one-message
     session has no length; it is off hours when its moment is outside every window."""
-    pieces = interval_sets.subtract(work, windows, "session_id").group_by("session_id").agg(
-        off_hours=interval_sets.hours().sum())
-    inside = (work.select("session_id", WORKER, "start").join(windows.select(WORKER, w_start="start", w_end="end"),
-                                                               on=WORKER)
-              .filter((pl.col("start") >= pl.col("w_start")) & (pl.col("start") < pl.col("w_end")))
-              .select("session_id").unique().with_columns(in_window=pl.lit(True)))
-    return (work.join(pieces, on="session_id", how="left").join(inside, on="session_id", how="left")
-            .with_columns(off_hours=pl.col("off_hours").fill_null(0.0))
-            .filter((pl.col("off_hours") > 0) | ((pl.col("end") == pl.col("start")) & pl.col("in_window").is_null()))
-            .drop("in_window"))
+    inside = interval_sets.overlap(work, windows, "session_id")
+    length = pl.col("end") - pl.col("start")
+    off = pl.when(length > pl.duration(microseconds=0)).then(length - pl.col("inside")).otherwise(
+        pl.duration(microseconds=0)).dt.total_microseconds() / 3.6e9
+    merged = interval_sets.union(windows.filter(pl.col("end") > pl.col("start")).select(WORKER, "start", "end"))
+    in_window = (work.select("session_id", WORKER, "start").sort("start")
+                 .join_asof(merged.select(WORKER, w_start="start", w_end="end").sort("w_start"), left_on="start",
+                            right_on="w_start", by=WORKER, strategy="backward", check_sortedness=False)
+                 .select("session_id", in_window=(pl.col("start") < pl.col("w_end")).fill_null(False)))
+    return (work.join(inside, on="session_id", how="left").join(in_window, on="session_id", how="left")
+            .with_columns(off_hours=off)
+            .filter((pl.col("off_hours") > 0) | ((pl.col("end") == pl.col("start")) & ~pl.col("in_window")))
+            .drop("inside", "in_window"))
 
 
 def offhours_sessions(case: Case, settings: Settings) -> pl.LazyFrame:
@@ -136,20 +140,28 @@ def _days_worked(case: Case, settings: Settings) -> pl.DataFrame:
 
 
 def _weeks_in_period(case: Case, settings: Settings) -> int:
-    span = sessions.period(case, settings)
+    # the case's period (context.span), also when this case is part of one
+    span = context.span(case, CASE_PERIOD, lambda: sessions.period(case, settings), settings)
     if span is None:
         return 0
     dates = pl.date_range(span[0], span[1], eager=True)
     return (dates.dt.iso_year() * 100 + dates.dt.week()).n_unique()
 
 
+def _exact_sum(hours: pl.Expr) -> pl.Expr:
+    # Each session's hours are a whole number of microseconds ÷ 3.6e9: added up as those whole
+    # numbers the total is exact, the same in whatever order the sessions come (a float sum is
+    # not, and a total at a rounding edge, e.g. 9.515 h, would print differently between runs).
+    return (hours * 3.6e9).round().cast(pl.Int64).sum() / 3.6e9
+
+
 @context.sharing
 def run(case: Case, settings: Settings) -> Findings:
     rule = settings.law["hidden_overtime"]
-    off = offhours_sessions(case, settings).collect()
+    off = offhours_sessions(case, settings).collect().sort(WORKER, "start")
     per_worker = off.group_by(WORKER).agg(
-        hours=pl.col("off_hours").sum(),
-        conservative=pl.col("off_hours").filter("periodic").sum(),
+        hours=_exact_sum(pl.col("off_hours")),
+        conservative=_exact_sum(pl.col("off_hours").filter("periodic")),
         sessions=pl.len(),
         substantive=pl.col("n_substantive").sum(),
         own=pl.col("n_own_substantive").sum(),

@@ -16,6 +16,8 @@ city's minimum wage (auditor/law/minimum_wage.toml), which the finding marks as 
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 
 from auditor import calendar
@@ -62,15 +64,16 @@ def wages(workers: pl.Series, settings: Settings, on: str | None) -> pl.DataFram
         .then(pl.lit("entered for this worker")).otherwise(pl.lit(basis[0])))
 
 
-def band_hours(days: pl.DataFrame, law: dict, system: str) -> pl.DataFrame:
+def band_hours(days: pl.DataFrame, law: dict, system: str, period: tuple[date, date]) -> pl.DataFrame:
     """Hours per worker in each premium band under the hours system; columns worker_id,
-    hours_150, hours_200, hours_300, chat_hours, refs (the rows behind the days with overtime)."""
+    hours_150, hours_200, hours_300, chat_hours, refs (the rows behind the days with overtime).
+    ``period``: the case period, whose workdays make the comprehensive system's monthly quotas."""
     limit = float(law["daily_hours"]["limit_hours"])
     if system == "standard":
         owed = pl.when(pl.col("day_kind") == "workday").then((pl.col("hours") - limit).clip(0)).otherwise("hours")
         banded = days.with_columns(owed=owed, band=pl.col("day_kind").replace_strict(BANDS))
     elif system == "comprehensive":
-        workdays = calendar.day_kinds(days["date"].min(), days["date"].max()).filter(pl.col("day_kind") == "workday")
+        workdays = calendar.day_kinds(*period).filter(pl.col("day_kind") == "workday")
         quota = workdays.group_by(month=pl.col("date").dt.strftime("%Y-%m")).agg(quota=pl.len() * limit)
         month = pl.col("date").dt.strftime("%Y-%m")
         ordinary = pl.col("day_kind") != "statutory_holiday"
@@ -101,8 +104,9 @@ def overtime(case: Case, settings: Settings) -> pl.DataFrame:
     pay = law["hourly_wage"]
     multipliers = {row["day_kind"]: row["multiplier"] for row in calendar.premium_bands(law).iter_rows(named=True)}
     premium = pl.sum_horizontal(pl.col(band) * multipliers[kind] for kind, band in BANDS.items())
-    hours = band_hours(days, law, settings.hours_system)
-    return (hours.join(wages(hours[WORKER], settings, str(days["date"].max())), on=WORKER)
+    period = worktime.case_period(case, settings)  # the whole case's, also when this case is part of one
+    hours = band_hours(days, law, settings.hours_system, period)
+    return (hours.join(wages(hours[WORKER], settings, str(period[1])), on=WORKER)
             .with_columns(hourly_wage=pl.col("monthly_wage") / pay["monthly_pay_days"] / pay["daily_hours"])
             .with_columns(pay_owed=(pl.col("hourly_wage") * premium).round(2))
             .sort(WORKER))

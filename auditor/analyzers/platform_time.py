@@ -20,8 +20,9 @@ import polars as pl
 from auditor.analyzers import context, interval_sets, sessions
 from auditor.analyzers.intervals import (
     WORKING_OUTCOMES,
+    daily_blocks,
+    daily_refs,
     daily_union,
-    online_intervals,
     order_intervals,
 )
 from auditor.case import Case
@@ -43,16 +44,41 @@ def trip_intervals(orders: pl.LazyFrame) -> pl.LazyFrame:
         refs=pl.concat_list(pl.struct(table=pl.lit("orders"), src="src", src_row="src_row")))
 
 
+def _trips_outside_order_time(orders: pl.LazyFrame) -> pl.LazyFrame:
+    """Trips that start before their order was taken (or whose order has no taking time): the
+    only trips that add anything to a union already holding order time (trips ⊆ orders)."""
+    within = (pl.coalesce("responded_at", "dispatched_at") <= pl.col("picked_up_at")).fill_null(False)
+    return trip_intervals(orders.filter(~within))
+
+
+def order_blocks(case: Case, settings: Settings) -> pl.LazyFrame:
+    """Order time (taking → delivery) merged per worker: worker_id, start, end; once per shared run.
+    Both the daily states and the continuous stretches start from these blocks."""
+    _, orders = sessions.platform_activity(case, settings)
+    return context.frame(case, sessions.without_excluded("order blocks", settings),
+                         lambda: interval_sets.union(order_intervals(orders).select(WORKER, "start", "end"))).lazy()
+
+
 def minute_states(case: Case, settings: Settings) -> pl.DataFrame:
     """Hours per worker and local day in each state. Columns: worker_id, date, on_trip, en_route,
     waiting, offline, working (on trip + en route + waiting), refs."""
-    activity, orders = sessions.platform_activity(case, settings)
-    trips, taken, online = trip_intervals(orders), order_intervals(orders), online_intervals(activity)
-    nested = [("trips", trips), ("orders", pl.concat([trips, taken])), ("all", pl.concat([trips, taken, online]))]
-    unions = [daily_union(frame, case.tz).select(*KEYS, pl.col("hours").alias(name), *(["refs"] if name == "all"
-                                                                                      else []))
-              for name, frame in nested]
-    days = unions[2].join(unions[0], on=KEYS, how="left").join(unions[1], on=KEYS, how="left").collect()
+    _, orders = sessions.platform_activity(case, settings)
+    extra = _trips_outside_order_time(orders).collect()  # almost always none
+
+    def with_extra_days(blocks: pl.LazyFrame) -> pl.LazyFrame:
+        if extra.height:  # merged blocks stay merged: only trips outside them call for another union
+            blocks = interval_sets.union(pl.concat([blocks, extra.lazy().select(WORKER, "start", "end")]))
+        return daily_blocks(blocks, case.tz)
+
+    trips = daily_union(trip_intervals(orders), case.tz, refs=False).select(*KEYS, trips="hours")
+    in_orders = with_extra_days(order_blocks(case, settings)).select(*KEYS, orders="hours")
+    everything = with_extra_days(sessions.platform_blocks(case, settings)).select(*KEYS, all="hours")
+    refs = sessions.platform_days(case, settings).lazy().select(*KEYS, "refs")
+    if extra.height:
+        refs = pl.concat([refs, daily_refs(extra.lazy(), case.tz)]).group_by(KEYS).agg(
+            pl.col("refs").list.explode(keep_nulls=False, empty_as_null=False).unique(maintain_order=True))
+    days = (everything.join(refs, on=KEYS, how="left").join(trips, on=KEYS, how="left")
+            .join(in_orders, on=KEYS, how="left").collect())
     local_midnight = lambda d: d.cast(pl.Datetime("us")).dt.replace_time_zone(
         case.tz, ambiguous="earliest", non_existent="null")
     day_hours = (local_midnight(pl.col("date").dt.offset_by("1d")) - local_midnight(pl.col("date"))
@@ -62,13 +88,32 @@ def minute_states(case: Case, settings: Settings) -> pl.DataFrame:
         waiting=pl.col("all") - pl.col("orders"), offline=day_hours - pl.col("all"), working="all", refs="refs")
 
 
-def continuous_order_stretches(case: Case, settings: Settings, pause_minutes: float) -> pl.DataFrame:
+def continuous_order_stretches(case: Case, settings: Settings, pause_minutes: float,
+                               refs: bool = True) -> pl.DataFrame:
     """Order time (taking → delivery, overlaps once) joined across pauses shorter than
-    ``pause_minutes``: worker_id, start, end, hours, refs."""
-    _, orders = sessions.platform_activity(case, settings)
+    ``pause_minutes``: worker_id, start, end, hours, refs (left out when ``refs`` is false)."""
     pause = pl.duration(microseconds=int(pause_minutes * 60e6))
-    return (interval_sets.stitch(order_intervals(orders), pause).collect()
-            .with_columns(hours=interval_sets.hours()))
+    # Stitching the merged order blocks joins what stitching every order would (one pause for all).
+    stretches = (interval_sets.stitch(order_blocks(case, settings), pause, refs=None).collect()
+                 .with_columns(hours=interval_sets.hours()))
+    if not refs:
+        return stretches
+    return _with_order_refs(case, settings, stretches).select(WORKER, "start", "end", "refs", "hours")
+
+
+def _with_order_refs(case: Case, settings: Settings, stretches: pl.DataFrame,
+                     among: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``among`` (default: all ``stretches``, the full set from continuous_order_stretches) with
+    ``refs``: the orders whose time lies in each stretch."""
+    _, orders = sessions.platform_activity(case, settings)
+    numbered = stretches.lazy().with_row_index("_stretch")
+    wanted = numbered if among is None else numbered.join(
+        among.lazy().select(WORKER, "start"), on=[WORKER, "start"], how="semi")
+    members = (interval_sets.member_of(order_intervals(orders), numbered, "_stretch")
+               .join(wanted.select("_stretch"), on="_stretch", how="semi")
+               .group_by("_stretch").agg(pl.col("refs").list.explode(keep_nulls=False, empty_as_null=False)))
+    return (wanted.join(members, on="_stretch", how="left", maintain_order="left")
+            .with_columns(pl.col("refs").fill_null([])).drop("_stretch").collect())
 
 
 @context.sharing
@@ -103,7 +148,9 @@ def run(case: Case, settings: Settings) -> Findings:
         **common)
     pause = float(limits["rest_resets_after_minutes"])
     continuous_max = float(limits["max_continuous_order_hours"])
-    stretches = continuous_order_stretches(case, settings, pause).filter(pl.col("hours") > continuous_max)
+    every_stretch = continuous_order_stretches(case, settings, pause, refs=False)
+    stretches = _with_order_refs(case, settings, every_stretch,
+                                 every_stretch.filter(pl.col("hours") > continuous_max))
     local_start = pl.col("start").dt.convert_time_zone(case.tz)
     stretch_id = pl.format("{}:{}:{}", pl.lit(CONTINUOUS), WORKER, local_start.dt.strftime("%Y-%m-%dT%H:%M"))
     stretch_found = stretches.select(

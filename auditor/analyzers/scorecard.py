@@ -188,7 +188,7 @@ def measures(table: pl.DataFrame, inputs) -> dict[str, pl.DataFrame]:
     card = scorecard(table, workers)
     settings: Settings = inputs.settings
     return {
-        "control_indicators": table.drop("refs", "sources"),
+        "control_indicators": table.drop("sources"),
         "measurability": measurability(table, workers),
         "scorecard": card,
         "views": views(table, workers),

@@ -25,7 +25,7 @@ import polars as pl
 
 from auditor import calendar
 from auditor.analyzers import context, interval_sets
-from auditor.analyzers.intervals import daily_union, online_intervals, order_intervals
+from auditor.analyzers.intervals import daily_blocks, daily_refs, online_intervals, order_intervals
 from auditor.analyzers.messages import classified
 from auditor.case import Case
 from auditor.findings import Findings
@@ -45,16 +45,35 @@ def platform_activity(case: Case, settings: Settings) -> tuple[pl.LazyFrame, pl.
 
 def platform_intervals(case: Case, settings: Settings) -> pl.LazyFrame:
     """App online periods and order time (taking → delivery): worker_id, start, end, refs."""
-    def build() -> pl.LazyFrame:
-        activity, orders = platform_activity(case, settings)
-        return pl.concat([online_intervals(activity), order_intervals(orders)])
-    return context.frame(case, "platform intervals", build, settings).lazy()
+    return context.frame(case, without_excluded("platform intervals", settings), lambda: _platform_intervals(
+        *platform_activity(case, settings))).lazy()
+
+
+def _platform_intervals(activity: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
+    return pl.concat([online_intervals(activity), order_intervals(orders)])
+
+
+def without_excluded(name: str, settings: Settings) -> str:
+    # Platform time depends on the settings only through the platforms left out: keyed on those
+    # alone, one run shares it between analyzers whatever else their settings say.
+    return f"{name} without {sorted(settings.excluded_platforms)}"
+
+
+def platform_blocks(case: Case, settings: Settings) -> pl.LazyFrame:
+    """Platform time merged per worker (interval_sets.union of platform_intervals): worker_id,
+    start, end, disjoint and sorted; once per shared run. Unions, stitching and sweeps against
+    platform time start from these few blocks instead of sorting every order again."""
+    return context.frame(case, without_excluded("platform blocks", settings), lambda: interval_sets.union(
+        platform_intervals(case, settings).select(WORKER, "start", "end"))).lazy()
 
 
 def platform_days(case: Case, settings: Settings) -> pl.DataFrame:
     """Platform time per worker and local day (intervals.daily_union of platform_intervals)."""
-    return context.frame(case, "platform days", lambda: daily_union(platform_intervals(case, settings), case.tz),
-                         settings)
+    def build() -> pl.LazyFrame:
+        days = daily_blocks(platform_blocks(case, settings), case.tz)
+        return days.join(daily_refs(platform_intervals(case, settings), case.tz), on=[WORKER, "date"],
+                         how="left").sort(WORKER, "date")
+    return context.frame(case, without_excluded("platform days", settings), build)
 
 
 def period(case: Case, settings: Settings) -> tuple[date, date] | None:
@@ -117,7 +136,8 @@ def attributed_messages(case: Case) -> pl.LazyFrame:
 
 def _attributed(case: Case) -> pl.LazyFrame:
     participants = case.table("participants")
-    labelled = _mark_addressed(classified(case).lazy(), participants)
+    messages = classified(case)
+    labelled = _mark_addressed(messages.lazy(), participants).cache()  # read twice below
     riders = (participants.filter(pl.col(WORKER).is_not_null())
               .select(sender_id="participant_id", sender_worker=WORKER).unique("sender_id"))
     in_own_export = labelled.with_columns(own=pl.col("sender_role") == OWN_SENDER, copy=pl.lit(0))
@@ -130,9 +150,12 @@ def _attributed(case: Case) -> pl.LazyFrame:
         .drop("sender_worker")
     )
     sender_key = pl.when("own").then(pl.lit(OWN_SENDER)).otherwise(pl.col("sender_id").fill_null(""))
+    # The copy kept is the first in the worker's own exports, then by source and line: sorted on
+    # those alone (sources as an ordered enum, so no text is compared), as nothing after needs time order.
+    sources = pl.Enum(messages["src"].drop_nulls().unique().sort())
     return (
         pl.concat([in_own_export, seen_by_colleagues])
-        .sort(WORKER, "ts", "copy", "src", "src_row")
+        .sort("copy", pl.col("src").cast(sources), "src_row")
         .unique([WORKER, sender_key.alias("_sender"), "ts", "text", "attachment_kind"], keep="first",
                 maintain_order=True)
         .drop("copy")
@@ -205,7 +228,7 @@ def worker_chat_sessions(case: Case, settings: Settings) -> pl.LazyFrame:
     """:func:`chat_sessions` of the case with the run's gap and the law file's duty rules."""
     duty_rules = settings.law["hidden_overtime"]["standing_duty_rules"]
     return context.frame(case, "chat sessions", lambda: chat_sessions(
-        attributed_messages(case), platform_intervals(case, settings), settings.chat_gap_minutes, case.tz, duty_rules),
+        attributed_messages(case), platform_blocks(case, settings), settings.chat_gap_minutes, case.tz, duty_rules),
         settings).lazy()
 
 
@@ -214,27 +237,37 @@ def chat_work(case: Case, settings: Settings) -> pl.LazyFrame:
     return worker_chat_sessions(case, settings).filter(pl.col("substantive") & pl.col("beyond_simple"))
 
 
-def work_sessions(case: Case, settings: Settings) -> pl.LazyFrame:
+def work_sessions(case: Case, settings: Settings, refs: bool = True) -> pl.LazyFrame:
     """Platform time and chat work merged into sessions, with their on- and off-schedule hours.
     Columns: session_id, worker_id, start, end, hours, on_schedule_hours, off_schedule_hours,
-    schedule (roster / default window), refs."""
+    schedule (roster / default window), refs (left out when ``refs`` is false)."""
     minutes = lambda m: pl.duration(microseconds=int(m * 60e6))
+    # Platform time enters as its merged blocks: stitching those with the device gap joins what
+    # stitching every online period and order would (one gap for all of them).
     parts = pl.concat([
-        platform_intervals(case, settings).with_columns(gap=minutes(settings.device_gap_minutes)),
-        chat_work(case, settings).select(WORKER, "start", "end", "refs", gap=minutes(settings.chat_gap_minutes)),
+        platform_blocks(case, settings).with_columns(gap=minutes(settings.device_gap_minutes)),
+        chat_work(case, settings).select(WORKER, "start", "end", gap=minutes(settings.chat_gap_minutes)),
     ])
-    sessions = (interval_sets.stitch(parts, pl.col("gap"))
-                .with_columns(session_id=pl.format("{}:{}", WORKER, pl.col("start").dt.strftime("%Y%m%dT%H%M%S"))))
+    sessions = (interval_sets.stitch(parts, pl.col("gap"), refs=None)
+                .with_columns(session_id=pl.format("{}:{}", WORKER, pl.col("start").dt.strftime("%Y%m%dT%H%M%S")))
+                .cache())
     windows = case_windows(case, settings)
-    on = interval_sets.intersect(sessions, windows, "session_id").group_by("session_id").agg(
-        on_schedule_hours=interval_sets.hours().sum())
+    on = interval_sets.overlap(sessions, windows, "session_id").select(
+        "session_id", on_schedule_hours=pl.col("inside").dt.total_microseconds() / 3.6e9)
     schedule = windows.group_by(WORKER).agg(schedule=pl.col("source").first())
-    return (sessions.join(on, on="session_id", how="left")
-            .join(schedule, on=WORKER, how="left")
-            .with_columns(hours=interval_sets.hours(), on_schedule_hours=pl.col("on_schedule_hours").fill_null(0.0))
-            .with_columns(off_schedule_hours=pl.col("hours") - pl.col("on_schedule_hours"))
-            .select("session_id", WORKER, "start", "end", "hours", "on_schedule_hours", "off_schedule_hours",
-                    "schedule", "refs"))
+    measured = (sessions.join(on, on="session_id", how="left")
+                .join(schedule, on=WORKER, how="left")
+                .with_columns(hours=interval_sets.hours(), on_schedule_hours=pl.col("on_schedule_hours").fill_null(0.0))
+                .with_columns(off_schedule_hours=pl.col("hours") - pl.col("on_schedule_hours"))
+                .select("session_id", WORKER, "start", "end", "hours", "on_schedule_hours", "off_schedule_hours",
+                        "schedule"))
+    if not refs:
+        return measured
+    sources = pl.concat([platform_intervals(case, settings).select(WORKER, "start", "end", "refs"),
+                         chat_work(case, settings).select(WORKER, "start", "end", "refs")])
+    behind = (interval_sets.member_of(sources, sessions, "session_id").group_by("session_id")
+              .agg(pl.col("refs").list.explode(keep_nulls=False, empty_as_null=False)))
+    return measured.join(behind, on="session_id", how="left")
 
 
 @context.sharing
@@ -242,8 +275,8 @@ def run(case: Case, settings: Settings) -> Findings:
     """No findings of its own: the sessions are a measure the app and the dossier show, and the
     per-session split between scheduled and unscheduled time."""
     result = Findings.empty()
-    sessions = work_sessions(case, settings).collect()
-    result.measures["work_sessions"] = sessions.drop("refs").with_columns(
+    sessions = work_sessions(case, settings, refs=False).collect()
+    result.measures["work_sessions"] = sessions.with_columns(
         parameters=pl.lit(json.dumps({"chat_gap_minutes": settings.chat_gap_minutes,
                                       "device_gap_minutes": settings.device_gap_minutes,
                                       "working_window": list(settings.working_window),

@@ -18,13 +18,13 @@ all hours on a rest day or statutory holiday. Indicators (one finding per worker
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import polars as pl
 
 from auditor import calendar
 from auditor.analyzers import context, interval_sets, sessions
-from auditor.analyzers.intervals import daily_union
+from auditor.analyzers.intervals import daily_blocks, daily_refs, daily_union
 from auditor.case import Case
 from auditor.findings import Findings, evidence_rows, render, validate
 from auditor.law import load as load_law
@@ -35,6 +35,7 @@ WORKER = interval_sets.WORKER
 TOTAL, WEEKLY, WEEKLY_REST = "working-time-total", "weekly-hours-over-limit", "weekly-rest-missing"
 MONTHLY_EXT, DAILY_EXT, DAILY_REST = "monthly-extension-over-limit", "daily-extension-over-limit", "daily-rest-under-11h"
 ID = TOTAL  # the registry's progress label; this module reports all six indicators
+WORKED_PERIOD = "worked period"  # the case-wide reference of case_period
 
 
 def chat_intervals(case: Case, settings: Settings) -> pl.LazyFrame:
@@ -54,10 +55,26 @@ def worker_days(case: Case, settings: Settings) -> pl.DataFrame:
     return context.frame(case, "worker days", lambda: _worker_days(case, settings).lazy(), settings)
 
 
+def case_period(case: Case, settings: Settings) -> tuple[date, date] | None:
+    """First and last day anyone worked (None if nobody did): the period of the totals, the full
+    weeks and the wage date. A case-wide reference (context.span)."""
+    def build() -> tuple[date, date]:
+        dates = worker_days(case, settings)["date"]
+        return dates.min(), dates.max()
+    return context.span(case, WORKED_PERIOD, build, settings)
+
+
 def _worker_days(case: Case, settings: Settings) -> pl.DataFrame:
     chat = chat_intervals(case, settings)
-    days = daily_union(work_intervals(case, settings), case.tz).collect()
-    chat = daily_union(chat, case.tz).select(WORKER, "date", chat_hours="hours").collect()
+    # Hours from the merged working periods; the rows behind each day are platform_days' (shared)
+    # and the chat sessions' own: two different tables, so the lists add up without repeats.
+    platform_refs = sessions.platform_days(case, settings).lazy().select(WORKER, "date", "refs")
+    chat_refs = daily_refs(chat, case.tz).select(WORKER, "date", chat_refs="refs")
+    days = (daily_blocks(work_periods(case, settings).lazy(), case.tz)
+            .join(platform_refs, on=[WORKER, "date"], how="left").join(chat_refs, on=[WORKER, "date"], how="left")
+            .with_columns(refs=pl.concat_list(pl.col("refs").fill_null([]), pl.col("chat_refs").fill_null([])))
+            .drop("chat_refs").sort(WORKER, "date").collect())
+    chat = daily_union(chat, case.tz, refs=False).select(WORKER, "date", chat_hours="hours").collect()
     if days.is_empty():
         kinds = pl.DataFrame(schema={"date": pl.Date, "day_kind": pl.String, "holiday_name": pl.String})
     else:
@@ -67,6 +84,24 @@ def _worker_days(case: Case, settings: Settings) -> pl.DataFrame:
             .with_columns(pl.col("chat_hours").fill_null(0.0),
                           extended_hours=pl.when(pl.col("day_kind") == "workday")
                           .then((pl.col("hours") - limit).clip(0)).otherwise(pl.col("hours"))))
+
+
+def work_periods(case: Case, settings: Settings) -> pl.DataFrame:
+    """Working periods: platform time and chat work merged per worker (a union, not split at
+    midnight), with the start of the next one (null after the last). Columns: worker_id, start,
+    end, next_start. Once per shared run (context)."""
+    def build() -> pl.LazyFrame:
+        # The platform's merged blocks stand for its intervals: the union of a union is the same.
+        periods = pl.concat([sessions.platform_blocks(case, settings), chat_intervals(case, settings).select(
+            WORKER, "start", "end")])
+        return interval_sets.union(periods).with_columns(next_start=pl.col("start").shift(-1).over(WORKER))
+    return context.frame(case, "work periods", build, settings)
+
+
+def _period_refs(case: Case, settings: Settings, merged: pl.DataFrame) -> pl.LazyFrame:
+    """_period (the row of ``merged``), refs: each work interval with the working period it is in."""
+    return interval_sets.member_of(work_intervals(case, settings).select(WORKER, "start", "end", "refs"),
+                                   merged.lazy(), "_period").select("_period", "refs")
 
 
 def _finding(frame: pl.DataFrame, indicator: str, period: pl.Expr, value: str, threshold: float, score: pl.Expr,
@@ -88,17 +123,21 @@ def _week(date_col: str = "date") -> pl.Expr:
     return pl.col(date_col).dt.truncate("1w")  # ISO weeks start on Monday
 
 
-def _sum_refs() -> pl.Expr:
-    return pl.col("refs").list.explode(keep_nulls=False, empty_as_null=False).unique(maintain_order=True)
+def _sum_by_date(column: str) -> pl.Expr:
+    # Added up over each group's days in date order: the same figure however the rows arrive (a
+    # running hash aggregation adds in arrival order, which moves the last binary digit, and a
+    # total at a rounding edge would then print differently from one run to the next).
+    return pl.col(column).sort_by("date").sum()
 
 
-def totals(days: pl.DataFrame, law: dict, params: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
+def totals(days: pl.DataFrame, law: dict, params: dict,
+           period: tuple[date, date]) -> tuple[pl.DataFrame, pl.DataFrame]:
     limit = float(law["daily_hours"]["limit_hours"])
-    first, last = days["date"].min(), days["date"].max()
+    first, last = period
     workdays = calendar.day_kinds(first, last).filter(pl.col("day_kind") == "workday").height
     standard = limit * workdays
-    per_worker = days.group_by(WORKER).agg(hours=pl.col("hours").sum(), chat=pl.col("chat_hours").sum(),
-                                          days=pl.len(), refs=_sum_refs())
+    per_worker = days.group_by(WORKER).agg(hours=_sum_by_date("hours"), chat=_sum_by_date("chat_hours"),
+                                          days=pl.len())
     period = pl.lit(f"{first}/{last}")
     found = _finding(
         per_worker, TOTAL, period, "hours", standard,
@@ -110,12 +149,12 @@ def totals(days: pl.DataFrame, law: dict, params: dict) -> tuple[pl.DataFrame, p
         {**params, "workdays": workdays}, first=pl.lit(str(first)), last=pl.lit(str(last)),
         hours=pl.col("hours").round(2), days=pl.col("days"), chat=pl.col("chat").round(2),
         workdays=pl.lit(workdays), limit=pl.lit(limit).round(0).cast(pl.Int64), standard=pl.lit(standard).round(1))
-    return found, _evidence(per_worker, TOTAL, period)
+    return found, _evidence(days, TOTAL, period)
 
 
 def weekly_hours(days: pl.DataFrame, law: dict, params: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
     limit = float(law["weekly_hours"]["limit_hours"])
-    weeks = (days.group_by(WORKER, week=_week()).agg(hours=pl.col("hours").sum(), days=pl.len(), refs=_sum_refs())
+    weeks = (days.group_by(WORKER, week=_week()).agg(hours=_sum_by_date("hours"), days=pl.len())
              .filter(pl.col("hours") > limit))
     period = pl.col("week").cast(pl.String)
     found = _finding(
@@ -124,21 +163,16 @@ def weekly_hours(days: pl.DataFrame, law: dict, params: dict) -> tuple[pl.DataFr
         "In the week from {week} the worker worked {hours} h on {days} days, {over} h beyond the {limit} h week.",
         params, week=pl.col("week"), hours=pl.col("hours").round(2), days=pl.col("days"),
         limit=pl.lit(limit).round(0).cast(pl.Int64), over=(pl.col("hours") - limit).round(2))
-    return found, _evidence(weeks, WEEKLY, period)
+    behind = days.with_columns(week=_week()).join(weeks.select(WORKER, "week"), on=[WORKER, "week"], how="semi")
+    return found, _evidence(behind, WEEKLY, period)
 
 
-def _merged(case: Case, settings: Settings) -> pl.DataFrame:
-    """Working periods (union of all work intervals, not split at midnight), with the start of
-    the next one (null after the last)."""
-    return (interval_sets.union(work_intervals(case, settings), refs="refs").collect()
-            .with_columns(next_start=pl.col("start").shift(-1).over(WORKER)))
-
-
-def weekly_rest(merged: pl.DataFrame, days: pl.DataFrame, tz: str, law: dict,
-                params: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Full ISO weeks inside the case in which the longest time off is under 24 h."""
+def weekly_rest(merged: pl.DataFrame, period: tuple[date, date], tz: str, law: dict,
+                params: dict, period_refs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Full ISO weeks inside the case period in which the longest time off is under 24 h.
+    ``merged``: the working periods with their row number ``_period``; ``period_refs``: _period, refs."""
     need = float(law["weekly_rest"]["min_hours"])
-    first, last = days["date"].min(), days["date"].max()
+    first, last = period
     monday = first + timedelta(days=(7 - first.weekday()) % 7)
     mondays = pl.date_range(monday, last - timedelta(days=6), "1w", eager=True)
     if mondays.is_empty():
@@ -159,10 +193,10 @@ def weekly_rest(merged: pl.DataFrame, days: pl.DataFrame, tz: str, law: dict,
                               .dt.total_microseconds() / 3.6e9)
                 .group_by(WORKER, "week", "w_start", "w_end").agg(longest=pl.col("rest").max())
                 .filter(pl.col("longest") < need))
-    refs = (merged.join(per_week.select(WORKER, "week", "w_start", "w_end"), on=WORKER)
-            .filter((pl.col("start") < pl.col("w_end")) & (pl.col("end") > pl.col("w_start")))
-            .group_by(WORKER, "week").agg(refs=_sum_refs(), worked=pl.len()))
-    short = per_week.join(refs, on=[WORKER, "week"], how="inner")
+    worked = (merged.join(per_week.select(WORKER, "week", "w_start", "w_end"), on=WORKER)
+              .filter((pl.col("start") < pl.col("w_end")) & (pl.col("end") > pl.col("w_start")))
+              .select(WORKER, "week", "_period"))
+    short = per_week.join(worked.select(WORKER, "week").unique(), on=[WORKER, "week"], how="inner")
     period = pl.col("week").cast(pl.String)
     found = _finding(
         short, WEEKLY_REST, period, "longest", need, (need - pl.col("longest")) / need,
@@ -170,16 +204,16 @@ def weekly_rest(merged: pl.DataFrame, days: pl.DataFrame, tz: str, law: dict,
         "自 {week} 起的一周内最长连续休息仅 {longest} 小时，未达到每周至少休息一日（{need} 小时）。",
         "In the week from {week} the longest time off was {longest} h: no full rest day ({need} h) that week.",
         params, week=pl.col("week"), longest=pl.col("longest").round(2), need=pl.lit(need).round(0).cast(pl.Int64))
-    return found, _evidence(short, WEEKLY_REST, period)
+    return found, _evidence(worked.join(period_refs, on="_period"), WEEKLY_REST, period)
 
 
 def monthly_extension(days: pl.DataFrame, law: dict, params: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
     cap = float(law["monthly_extension"]["max_hours"])
-    months = (days.group_by(WORKER, month=pl.col("date").dt.strftime("%Y-%m"))
-              .agg(extended=pl.col("extended_hours").sum(),
-                   refs=pl.col("refs").filter(pl.col("extended_hours") > 0)
-                   .list.explode(keep_nulls=False, empty_as_null=False))
+    month = pl.col("date").dt.strftime("%Y-%m")
+    months = (days.group_by(WORKER, month=month).agg(extended=_sum_by_date("extended_hours"))
               .filter(pl.col("extended") > cap))
+    behind = (days.filter(pl.col("extended_hours") > 0).with_columns(month=month)
+              .join(months.select(WORKER, "month"), on=[WORKER, "month"], how="semi"))
     found = _finding(
         months, MONTHLY_EXT, pl.col("month"), "extended", cap, (pl.col("extended") - cap) / cap,
         law["monthly_extension"]["sources"],
@@ -187,7 +221,7 @@ def monthly_extension(days: pl.DataFrame, law: dict, params: dict) -> tuple[pl.D
         "In {month} the worker's extended hours (beyond 8 h on workdays, and all hours on rest days and holidays) "
         "were {extended} h, over the {cap} h monthly cap.",
         params, month=pl.col("month"), extended=pl.col("extended").round(2), cap=pl.lit(cap).round(0).cast(pl.Int64))
-    return found, _evidence(months, MONTHLY_EXT, pl.col("month"))
+    return found, _evidence(behind, MONTHLY_EXT, pl.col("month"))
 
 
 def daily_extension(days: pl.DataFrame, law: dict, params: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -205,7 +239,8 @@ def daily_extension(days: pl.DataFrame, law: dict, params: dict) -> tuple[pl.Dat
     return found, _evidence(over, DAILY_EXT, period)
 
 
-def daily_rest(merged: pl.DataFrame, tz: str, params: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
+def daily_rest(merged: pl.DataFrame, tz: str, params: dict,
+               period_refs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """EU comparison: a stretch of work whose breaks are all under 11 h and which lasts more than
     24 − 11 = 13 h leaves no 11 h rest in the 24 h from its start (and only such a stretch does).
     The value is the longest rest in those 24 h."""
@@ -218,11 +253,11 @@ def daily_rest(merged: pl.DataFrame, tz: str, params: dict) -> tuple[pl.DataFram
              .filter(pl.col("end") < pl.col("s0") + window)
              .group_by(WORKER, "block").agg(
                  s0=pl.col("s0").first(), longest=clipped_rest.max().dt.total_microseconds() / 3.6e9,
-                 refs=pl.col("refs").list.explode(keep_nulls=False, empty_as_null=False))
+                 periods=pl.col("_period"))
              .filter(pl.col("longest") < need).collect()
              .with_columns(date=pl.col("s0").dt.convert_time_zone(tz).dt.date())
              .group_by(WORKER, "date").agg(pl.col("longest").min(), pl.col("s0").min(),
-                                           pl.col("refs").list.explode(keep_nulls=False, empty_as_null=False)))
+                                           pl.col("periods").list.explode()))
     period = pl.col("date").cast(pl.String)
     found = _finding(
         short, DAILY_REST, period, "longest", need, (need - pl.col("longest")) / need, eu["sources"],
@@ -231,7 +266,9 @@ def daily_rest(merged: pl.DataFrame, tz: str, params: dict) -> tuple[pl.DataFram
         "{need} h.",
         params, start=pl.col("s0").dt.convert_time_zone(tz).dt.strftime("%Y-%m-%d %H:%M"),
         longest=pl.col("longest").round(2), need=pl.lit(need).round(0).cast(pl.Int64))
-    return found, _evidence(short, DAILY_REST, period)
+    behind = (short.select(WORKER, "date", _period="periods").explode("_period")
+              .join(period_refs, on="_period"))
+    return found, _evidence(behind, DAILY_REST, period)
 
 
 @context.sharing
@@ -243,10 +280,12 @@ def run(case: Case, settings: Settings) -> Findings:
     params = {"timezone": case.tz, "chat_gap_minutes": settings.chat_gap_minutes,
               "excluded_platforms": list(settings.excluded_platforms), "hours_system": settings.hours_system,
               "working_time": "app online + order time (taking → delivery) + off-platform chat work, each minute once"}
-    merged = _merged(case, settings)
-    parts = [totals(days, law, params), weekly_hours(days, law, params),
-             weekly_rest(merged, days, case.tz, law, params), monthly_extension(days, law, params),
-             daily_extension(days, law, params), daily_rest(merged, case.tz, params)]
+    merged = work_periods(case, settings).with_row_index("_period")
+    period_refs = _period_refs(case, settings, merged).collect()
+    period = case_period(case, settings)
+    parts = [totals(days, law, params, period), weekly_hours(days, law, params),
+             weekly_rest(merged, period, case.tz, law, params, period_refs), monthly_extension(days, law, params),
+             daily_extension(days, law, params), daily_rest(merged, case.tz, params, period_refs)]
     parts = [p for p in parts if p[0].height]
     findings = pl.concat([p[0] for p in parts])
     evidence = pl.concat([p[1] for p in parts])

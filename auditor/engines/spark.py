@@ -22,19 +22,29 @@ a colleague mapped to worker W wrote is routed to W's bucket too, whole. Every r
 workers it is home for (findings, evidence, measures with a ``worker_id``), so a worker's
 results come from exactly one bucket and carry no partial copies.
 
-Results that are about a population rather than a worker are computed after the buckets:
-``rate_changes`` per platform and ``deadline_weeks``/``deadline_compression`` per station, each in
-``applyInArrow`` over that platform's or station's orders with the analyzers' own functions; the
-scorecard's ``measurability``, ``stations``, ``platforms`` and ``inspection_sample`` by the
-scorecard functions on the collected per-worker scored table (small: one row per worker and
-indicator).
+Case-wide references: some indicators compare a worker with the case (the median delivery time
+per distance band, a platform's per-km rate changes, the case period). The analyzers get each
+through ``auditor.analyzers.context.reference``, and a bucket must not compute them from its own
+workers, so the engine computes them from the whole case and injects them into every bucket
+(``context.shared(case, references=…)``):
 
-What is not the same as the local engine, and why: a few indicators compare a worker with a
-reference the analyzers compute from *all the rows they are given* (the analyzers take no
-reference from outside). In a bucket that is the bucket's workers, not the case's:
-``POPULATION_INDICATORS`` below. With one bucket (the default up to ``WORKERS_PER_BUCKET``
-workers) every finding equals the local engine's; with more, every other finding still does
-(tests/test_spark_engine.py checks both). The number of buckets depends only on the data and the
+- ``KEYED_REFERENCES`` before the buckets, one ``applyInArrow`` group per value of a column of the
+  orders (platform; distance band), each group running the analyzer's own function: one group
+  holds every row its part of the reference is computed from, so the parts together are the case's;
+- ``SPAN_REFERENCES``, periods (first and last local date): a bucket's rows are rows of the case,
+  so its period lies within the case's, which is the min and max over the buckets. Each bucket
+  reports the periods it computed; a bucket whose period is not the case's (a city's buckets
+  rarely differ) runs again with the case's injected.
+
+So with any number of buckets every finding, evidence row and per-worker measure equals the local
+engine's (tests/test_spark_engine.py checks one bucket and several).
+
+Results that are about a population rather than a worker are computed after the buckets:
+``rate_changes`` is the reference itself, ``deadline_weeks``/``deadline_compression`` per station in
+``applyInArrow`` over the station's orders with the analyzers' own functions (and the injected
+references); the scorecard's ``measurability``, ``stations``, ``platforms`` and
+``inspection_sample`` by the scorecard functions on the collected per-worker scored table (small:
+one row per worker and indicator). The number of buckets depends only on the data and the
 ``buckets`` argument, never on the cluster, so a run is reproducible; it is recorded in the
 ``spark_engine`` measure.
 """
@@ -44,14 +54,17 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import sys
 from collections import defaultdict
 from collections.abc import Callable
+from typing import NamedTuple
 
 import polars as pl
 
 from auditor import analyzers, schema
-from auditor.analyzers import scorecard
-from auditor.analyzers.control import deadlines, pay
+from auditor.analyzers import context, offhours, scorecard, worktime
+from auditor.analyzers.control import deadlines, dependence, pay
 from auditor.analyzers.control.common import Inputs
 from auditor.case import MANIFEST, Case
 from auditor.findings import Findings
@@ -63,19 +76,24 @@ BROADCAST_TABLES = ("zones", "relations", "participants")
 WORKERS_PER_BUCKET = 500  # one bucket is a city-sized polars run; the count follows the data only
 PAYLOAD = "bucket int, kind string, name string, payload binary"
 
-# Indicators whose reference is computed from every row the analyzer sees (so, in a bucket, from
-# the bucket's workers), and the reference. Their findings match the local engine with one bucket.
-POPULATION_INDICATORS = {
-    "deadline-tightness": "realistic time = median actual time of all orders in the distance band",
-    "deadline-compression": "the same median-based ratio, trended",
-    "penalty-share": "its detail counts fines on orders tighter than that median",
-    "pay-rate-cut": "the platform's per-km rate change, fitted on all its orders",
-    "work-continuity": "days the case spans (first to last date of all orders and activity)",
-    "working-time-total": "the case period (first to last day anyone worked) and its workdays",
-    "weekly-rest-missing": "the full weeks inside the case period",
-    "offhours-substantive-work": "weeks in the case period, in the pattern sentence",
-    "overtime-pay-owed": "the minimum wage in force on the case's last day, when no wage is entered",
+
+class Keyed(NamedTuple):
+    """A case-wide reference with one row per value of ``column``, computed from the orders with
+    that value alone."""
+
+    column: str  # the reference's column, and the orders' value it is computed per
+    key: Callable  # pyspark.sql.functions → that value, a Spark column over the orders
+    use: Callable[[Inputs], object]  # an analyzer function that builds the reference
+
+
+# The case-wide references (auditor.analyzers.context) and how the engine gets the whole case's.
+KEYED_REFERENCES = {
+    pay.RATE_CHANGES: Keyed("platform", lambda F: F.col("platform"), pay.rate_changes),
+    # the band exactly as deadlines.order_ratios computes it (same floating-point operations)
+    deadlines.ORDER_BANDS: Keyed("band", lambda F: F.floor(F.col("distance_m") / 1000 / deadlines.BAND_KM),
+                                 deadlines.order_ratios),
 }
+SPAN_REFERENCES = (dependence.CASE_SPAN, worktime.WORKED_PERIOD, offhours.CASE_PERIOD)
 # Measures about the population, rebuilt after the buckets (everything else has a worker_id).
 POPULATION_MEASURES = ("rate_changes", "deadline_weeks", "deadline_compression", "measurability", "stations",
                        "platforms", "inspection_sample")
@@ -101,6 +119,9 @@ def session(master: str | None = None):
                .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
     if master:
         builder = builder.master(master)
+    if master and master.startswith("local"):
+        # local Python workers run this interpreter (the one with polars), not the first python3 on PATH
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return builder.getOrCreate()
 
 
@@ -120,24 +141,30 @@ def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: 
                  .union(tables["messages"].select(WORKER)).distinct().count())
     buckets = buckets or max(1, math.ceil(n_workers / WORKERS_PER_BUCKET))
     broadcast = spark.sparkContext.broadcast({name: _ipc(frame) for name, frame in small.items()})
+    orders = tables["orders"]
+    references = {name: _keyed_reference(orders, name, keyed, tz, settings)
+                  for name, keyed in KEYED_REFERENCES.items()}
 
     routed = _routed(tables, small["participants"], buckets, F)
-    payloads = routed.groupBy("_bucket").applyInArrow(
-        lambda rows: _analyse_bucket(rows, broadcast, tz, settings), PAYLOAD)
-    parts = _collect(payloads)
-    orders = tables["orders"]
-    parts["measure"].update(_collect(_per_group(orders, "platform", _platform_measures, tz, settings))["measure"])
-    parts["measure"].update(_collect(_per_group(orders, "station_id", _station_measures, tz, settings))["measure"])
+    results = _run_buckets(routed, broadcast, references, tz, settings)
+    spans = _case_spans(results)
+    if stale := _stale_buckets(results, spans):  # a bucket's period short of the case's: run it again
+        again = _run_buckets(routed.filter(F.col("_bucket").isin(stale)), broadcast, {**references, **spans}, tz,
+                             settings)
+        results = [row for row in results if row[0] not in stale] + again
+    parts = _grouped(results)
+    parts["measure"].update(_grouped(_collect(_per_group(orders, "station_id", _station_measures, references, tz,
+                                                         settings)))["measure"])
 
     measures = {name: _concat(frames) for name, frames in parts["measure"].items()}
+    measures["rate_changes"] = references[pay.RATE_CHANGES]
     measures.update(_population_measures(measures, _concat(parts["station_of"]["-"]),
                                          _concat(parts["worker_platforms"]["-"]), settings))
-    for group_measures in (_platform_measures, _station_measures):
-        for name, frame in group_measures(Inputs(Case({}, tz=tz), settings)).items():
-            measures.setdefault(name, frame)  # no platform or station in the case: the empty table
+    for name, frame in _station_measures(Inputs(Case({}, tz=tz), settings)).items():
+        measures.setdefault(name, frame)  # no station in the case: the empty table
     measures["spark_engine"] = pl.DataFrame(
         {"buckets": buckets, "workers": n_workers, "workers_per_bucket": WORKERS_PER_BUCKET,
-         "equal_to_local": buckets == 1, "population_indicators": [sorted(POPULATION_INDICATORS)]})
+         "buckets_run_again": len(stale), "equal_to_local": True})
     empty = Findings.empty()  # a case without workers has no bucket
     return Findings(_concat(parts["findings"]["-"], empty.findings), _concat(parts["evidence"]["-"], empty.evidence),
                     measures)
@@ -209,8 +236,17 @@ def _payload_table(bucket: int, rows: list[tuple[str, str, pl.DataFrame]]):
                      "payload": pa.array([_ipc(frame) for _, _, frame in rows], pa.binary())})
 
 
-def _analyse_bucket(rows, broadcast, tz: str, settings: Settings):
-    """Inside Spark: one bucket's rows → run_all → the results of the workers it is home for."""
+def _run_buckets(routed, broadcast, references: dict[str, pl.DataFrame], tz: str,
+                 settings: Settings) -> list[tuple[int, str, str, pl.DataFrame]]:
+    """Every bucket of ``routed`` audited with ``references`` injected."""
+    shipped = routed.sparkSession.sparkContext.broadcast({name: _ipc(frame) for name, frame in references.items()})
+    return _collect(routed.groupBy("_bucket").applyInArrow(
+        lambda rows: _analyse_bucket(rows, broadcast, shipped, tz, settings), PAYLOAD))
+
+
+def _analyse_bucket(rows, broadcast, references, tz: str, settings: Settings):
+    """Inside Spark: one bucket's rows → run_all with the case-wide references → the results of the
+    workers it is home for, and the periods the bucket computed itself."""
     data = pl.from_arrow(rows)
     bucket = int(data["_bucket"][0])
     home = data.select(pl.col("_for").unique())
@@ -221,13 +257,19 @@ def _analyse_bucket(rows, broadcast, tz: str, settings: Settings):
               .sort("src", "src_row", maintain_order=True) for name in PER_WORKER_TABLES}
     tables.update({name: _frame(payload) for name, payload in broadcast.value.items()})
     case = Case({name: frame.lazy() for name, frame in tables.items()}, tz=tz)
-    result = analyzers.run_all(case, settings)
+    with context.shared(case, references={name: _frame(payload) for name, payload in references.value.items()}):
+        result = analyzers.run_all(case, settings)
+        built = context.built_references(case)
+    if unknown := sorted(set(built) - set(SPAN_REFERENCES)):
+        raise ValueError(f"case-wide reference(s) {unknown} unknown to the Spark engine: add each to KEYED_REFERENCES "
+                         "or SPAN_REFERENCES in auditor/engines/spark.py, with how to get it from the whole case")
     mine = lambda frame: frame.join(home, left_on=WORKER, right_on="_for", how="semi")
     findings = mine(result.findings)
     out = [("findings", "-", findings),
            ("evidence", "-", result.evidence.join(findings.select("finding_id"), on="finding_id", how="semi")),
            ("station_of", "-", mine(Inputs(case, settings).stations.select(WORKER, "station_id"))),
-           ("worker_platforms", "-", mine(tables["orders"].select(WORKER, "platform").unique()))]
+           ("worker_platforms", "-", mine(tables["orders"].select(WORKER, "platform").unique())),
+           *(("reference", name, frame) for name, frame in built.items())]
     for name, frame in result.measures.items():
         if name in POPULATION_MEASURES:
             continue
@@ -238,8 +280,46 @@ def _analyse_bucket(rows, broadcast, tz: str, settings: Settings):
     return _payload_table(bucket, out)
 
 
-def _platform_measures(inputs: Inputs) -> dict[str, pl.DataFrame]:
-    return {"rate_changes": pay.rate_changes(inputs)}
+def _keyed_reference(orders, name: str, keyed: Keyed, tz: str, settings: Settings) -> pl.DataFrame:
+    """A keyed reference of the whole case: the analyzer's function on the orders of each value of
+    its column (one applyInArrow group each), the groups' rows together."""
+    _, F = require_spark()
+    groups = orders.withColumn("_bucket", keyed.key(F)).groupBy("_bucket").applyInArrow(
+        lambda rows: _reference_of_group(rows, name, keyed.use, tz, settings), PAYLOAD)
+    empty = _reference(Case({}, tz=tz), name, keyed.use, settings)  # its columns, also for a case without orders
+    # widest first: a group can give fewer columns (rate_changes without a change), which come later
+    frames = sorted([empty, *(frame for _, _, _, frame in _collect(groups))], key=lambda frame: -frame.width)
+    return _concat(frames).sort(keyed.column)
+
+
+def _reference_of_group(rows, name: str, use: Callable, tz: str, settings: Settings):
+    """Inside Spark: the orders of one value of a keyed reference's column → its rows."""
+    orders = _canonical(pl.from_arrow(rows).drop("_bucket"), "orders")
+    return _payload_table(0, [("reference", name, _reference(Case({"orders": orders.lazy()}, tz=tz), name, use,
+                                                              settings))])
+
+
+def _reference(case: Case, name: str, use: Callable, settings: Settings) -> pl.DataFrame:
+    """The reference ``name`` of ``case``, as the analyzer function ``use`` builds it."""
+    with context.shared(case):
+        use(Inputs(case, settings))
+        return context.built_references(case)[name]
+
+
+def _case_spans(results: list[tuple[int, str, str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+    """Each period the buckets computed, over the whole case: the earliest first and latest last day."""
+    periods = defaultdict(list)
+    for _, kind, name, frame in results:
+        if kind == "reference":
+            periods[name].append(frame)
+    return {name: pl.concat(frames).select(pl.col("first").min(), pl.col("last").max())
+            for name, frames in periods.items()}
+
+
+def _stale_buckets(results: list[tuple[int, str, str, pl.DataFrame]], spans: dict[str, pl.DataFrame]) -> list[int]:
+    """Buckets that computed a period other than the case's (one without any data used none)."""
+    return sorted({bucket for bucket, kind, name, frame in results
+                   if kind == "reference" and frame["first"].is_not_null().all() and not frame.equals(spans[name])})
 
 
 def _station_measures(inputs: Inputs) -> dict[str, pl.DataFrame]:
@@ -248,26 +328,36 @@ def _station_measures(inputs: Inputs) -> dict[str, pl.DataFrame]:
             "deadline_compression": deadlines.station_compression(ratios)}
 
 
-def _analyse_group(rows, tz: str, settings: Settings, measures: Callable[[Inputs], dict]):
-    """Inside Spark: one platform's or station's orders → the measures about it."""
+def _analyse_group(rows, tz: str, settings: Settings, measures: Callable[[Inputs], dict], references):
+    """Inside Spark: one station's orders → the measures about it, against the case-wide references."""
     orders = _canonical(pl.from_arrow(rows).drop("_bucket"), "orders")
-    inputs = Inputs(Case({"orders": orders.lazy()}, tz=tz), settings)
-    return _payload_table(0, [("measure", name, frame) for name, frame in measures(inputs).items()])
+    case = Case({"orders": orders.lazy()}, tz=tz)
+    with context.shared(case, references={name: _frame(payload) for name, payload in references.value.items()}):
+        found = measures(Inputs(case, settings))
+    return _payload_table(0, [("measure", name, frame) for name, frame in found.items()])
 
 
-def _per_group(orders, key: str, measures: Callable[[Inputs], dict], tz: str, settings: Settings):
+def _per_group(orders, key: str, measures: Callable[[Inputs], dict], references: dict[str, pl.DataFrame], tz: str,
+               settings: Settings):
     _, F = require_spark()
+    shipped = orders.sparkSession.sparkContext.broadcast({name: _ipc(frame) for name, frame in references.items()})
     keyed = orders.filter(F.col(key).isNotNull()).withColumn("_bucket", F.col(key))
-    return keyed.groupBy("_bucket").applyInArrow(lambda rows: _analyse_group(rows, tz, settings, measures), PAYLOAD)
+    return keyed.groupBy("_bucket").applyInArrow(
+        lambda rows: _analyse_group(rows, tz, settings, measures, shipped), PAYLOAD)
 
 
-def _collect(payloads) -> dict[str, dict[str, list[pl.DataFrame]]]:
+def _collect(payloads) -> list[tuple[int, str, str, pl.DataFrame]]:
+    """(bucket, kind, name, frame) of every payload, in bucket order."""
+    rows = payloads.orderBy("bucket", "kind", "name").collect()
+    return [(row["bucket"], row["kind"], row["name"], _frame(bytes(row["payload"]))) for row in rows]
+
+
+def _grouped(results: list[tuple[int, str, str, pl.DataFrame]]) -> dict[str, dict[str, list[pl.DataFrame]]]:
     """kind → name → frames, in bucket order (so a run's output order is reproducible)."""
     parts: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    for row in payloads.orderBy("bucket", "kind", "name").collect():
-        frame = _frame(bytes(row["payload"]))
+    for _, kind, name, frame in sorted(results, key=lambda row: row[:3]):
         if frame.width:
-            parts[row["kind"]][row["name"]].append(frame)
+            parts[kind][name].append(frame)
     return parts
 
 

@@ -36,8 +36,9 @@ from auditor.settings import Settings
 ID = "control"
 
 
-def measure(case: Case, settings: Settings) -> tuple[pl.DataFrame, dict[str, pl.DataFrame], Inputs]:
-    """Every indicator's measured rows (with evidence refs) and the tables behind them."""
+def measure(case: Case, settings: Settings) -> tuple[pl.DataFrame, pl.LazyFrame, dict[str, pl.DataFrame], Inputs]:
+    """Every indicator's measured rows, their evidence (a lazy query: ``common.findings`` collects
+    the rows it shows) and the tables behind them."""
     inputs = Inputs(case, settings)
     ratios = deadlines.order_ratios(inputs)
     changes = pay.rate_changes(inputs)
@@ -51,7 +52,8 @@ def measure(case: Case, settings: Settings) -> tuple[pl.DataFrame, dict[str, pl.
         pay.rate_cut(inputs, changes), pay.earnings_per_hour(inputs),
         dependence.dependence(inputs), dependence.continuity(inputs),
     ]
-    measured = pl.concat(pl.collect_all(parts))
+    measured = pl.concat(pl.collect_all([part.rows for part in parts]))
+    evidence = pl.concat([part.evidence for part in parts])
     tables = {
         "deadline_weeks": deadlines.station_weeks(ratios),
         "deadline_compression": deadlines.station_compression(ratios),
@@ -61,14 +63,14 @@ def measure(case: Case, settings: Settings) -> tuple[pl.DataFrame, dict[str, pl.
         "direction": directions.drop("refs"),
         "platform_shares": dependence.platform_shares(inputs),
     }
-    return measured, tables, inputs
+    return measured, evidence, tables, inputs
 
 
 @context.sharing
 def run(case: Case, settings: Settings) -> Findings:
-    measured, tables, inputs = measure(case, settings)
+    measured, evidence, tables, inputs = measure(case, settings)
     table = scored(measured, settings)
-    result = findings(table)
+    result = findings(table, evidence)
     result.measures.update(tables)
     result.measures.update(scorecard.measures(table, inputs))
     return result

@@ -14,7 +14,15 @@ from __future__ import annotations
 
 import polars as pl
 
-from auditor.analyzers.control.common import Inputs, rows, spec, wilson
+from auditor.analyzers.control.common import (
+    Inputs,
+    Measured,
+    cited,
+    referenced,
+    rows,
+    spec,
+    wilson,
+)
 from auditor.findings import ref
 
 AUTO = "auto-assignment"
@@ -23,16 +31,17 @@ REFUSALS = ("rejected", "timed_out")
 TAKEN = ("accepted", "auto_assigned")
 
 
-def auto_assignment(inputs: Inputs) -> pl.LazyFrame:
+def auto_assignment(inputs: Inputs) -> Measured:
     auto = pl.col("outcome") == "auto_assigned"
-    per_worker = inputs.orders.filter(pl.col("outcome") != "cancelled").group_by("worker_id").agg(
-        n=pl.len(), k=auto.sum(), refused=pl.col("outcome").is_in(REFUSALS).sum(), refs=ref("orders").filter(auto))
+    per_worker = inputs.orders.lazy().filter(pl.col("outcome") != "cancelled").group_by("worker_id").agg(
+        n=pl.len(), k=auto.sum(), refused=pl.col("outcome").is_in(REFUSALS).sum())
     low, high = wilson(pl.col("k"), pl.col("n"))
     return rows(per_worker.with_columns(
         value=pl.col("k") / pl.col("n"), ci_low=low, ci_high=high,
         detail_zh=pl.format("{} 次派单中 {} 单为系统派单（不可拒绝），{} 次拒单或超时未响应", "n", "k", "refused"),
         detail_en=pl.format("{} of {} dispatches were assigned by the system (no choice to refuse); {} were refused "
-                            "or timed out", "k", "n", "refused")), AUTO)
+                            "or timed out", "k", "n", "refused")), AUTO,
+                cited(inputs.orders.lazy().filter(auto), "orders"))
 
 
 def _next_event(refusals: pl.DataFrame, events: pl.DataFrame, name: str, window: pl.Expr) -> pl.DataFrame:
@@ -44,10 +53,10 @@ def _next_event(refusals: pl.DataFrame, events: pl.DataFrame, name: str, window:
     return joined.with_columns(pl.when(inside).then(pl.col(f"{name}_ref")).alias(f"{name}_ref")).drop("ts_event")
 
 
-def rejection_consequence(inputs: Inputs) -> pl.LazyFrame:
+def rejection_consequence(inputs: Inputs) -> Measured:
     window = pl.duration(seconds=float(spec(CONSEQUENCE)["window_hours"]) * 3600)
-    refusals = inputs.orders.filter(pl.col("outcome").is_in(REFUSALS)).select(
-        "worker_id", "dispatched_at", "penalty", order_ref=ref("orders"))
+    refusals = inputs.orders.lazy().filter(pl.col("outcome").is_in(REFUSALS)).select(
+        "worker_id", "dispatched_at", "penalty", order_ref=ref("orders")).collect()
     if refusals.height == 0:
         return rows(pl.DataFrame(), CONSEQUENCE)
     sanctions = inputs.activity.filter(pl.col("kind") == "sanction").select("worker_id", "ts", ref=ref("activity"))
@@ -57,9 +66,7 @@ def rejection_consequence(inputs: Inputs) -> pl.LazyFrame:
     consequence = (pl.col("penalty") > 0) | pl.col("sanction_ref").is_not_null() | pl.col("instruction_ref").is_not_null()
     per_worker = followed.group_by("worker_id").agg(
         n=pl.len(), k=consequence.sum(), fined=(pl.col("penalty") > 0).sum(),
-        sanctioned=pl.col("sanction_ref").is_not_null().sum(), instructed=pl.col("instruction_ref").is_not_null().sum(),
-        refs=pl.concat([pl.col("order_ref").filter(consequence), pl.col("sanction_ref").drop_nulls(),
-                   pl.col("instruction_ref").drop_nulls()]))
+        sanctioned=pl.col("sanction_ref").is_not_null().sum(), instructed=pl.col("instruction_ref").is_not_null().sum())
     low, high = wilson(pl.col("k"), pl.col("n"))
     return rows(per_worker.with_columns(
         value=pl.col("k") / pl.col("n"), ci_low=low, ci_high=high,
@@ -67,26 +74,35 @@ def rejection_consequence(inputs: Inputs) -> pl.LazyFrame:
                             "n", "k", "fined", "sanctioned", "instructed", pl.lit(spec(CONSEQUENCE)["window_hours"])),
         detail_en=pl.format("{} of {} refusals were followed by a consequence: {} fined on the order, {} account "
                             "sanctions, {} supervisor instructions (within {} h)", "k", "n", "fined", "sanctioned",
-                            "instructed", pl.lit(spec(CONSEQUENCE)["window_hours"]))), CONSEQUENCE)
+                            "instructed", pl.lit(spec(CONSEQUENCE)["window_hours"]))), CONSEQUENCE,
+        pl.concat([referenced(followed.filter(consequence), "order_ref"), referenced(followed, "sanction_ref"),
+                   referenced(followed, "instruction_ref")]).unique())  # a sanction may follow two refusals
 
 
 def followup(inputs: Inputs) -> pl.DataFrame:
     """Per worker: mean dispatches received in the window after a refusal and after taking an
-    order, and their difference (negative = fewer orders after refusing)."""
+    order (strictly after it: one dispatched at the same moment does not count), and their
+    difference (negative = fewer orders after refusing)."""
     hours = float(spec(CONSEQUENCE)["window_hours"])
-    dispatches = (inputs.orders.select("worker_id", "dispatched_at", "outcome").sort("worker_id", "dispatched_at")
-                  .with_columns(index=pl.int_range(pl.len()).over("worker_id")))
+    # one sort by time; each worker's running count of dispatches, looked up as of a time, says how
+    # many they had received by then (a dispatch at the very same time is not after it)
+    dispatches = (inputs.orders.select("worker_id", "dispatched_at", "outcome").sort("dispatched_at")
+                  .with_columns(seen=pl.int_range(1, pl.len() + 1).over("worker_id")))
+    counts = dispatches.select("worker_id", ts="dispatched_at", seen="seen")
+
+    def seen_by(frame: pl.DataFrame, at: str, name: str) -> pl.DataFrame:
+        return frame.join_asof(counts.rename({"seen": name}), left_on=at, right_on="ts", by="worker_id",
+                               strategy="backward", check_sortedness=False).drop("ts")
+
     ends = (dispatches.with_columns(window_end=pl.col("dispatched_at") + pl.duration(seconds=hours * 3600))
-            .sort("window_end")
-            .join_asof(dispatches.select("worker_id", ts="dispatched_at", end_index="index").sort("ts"),
-                       left_on="window_end", right_on="ts", by="worker_id", strategy="backward", check_sortedness=False)
-            .with_columns(received=pl.col("end_index") - pl.col("index")))
+            .pipe(seen_by, "dispatched_at", "before").pipe(seen_by, "window_end", "by_end")
+            .with_columns(received=pl.col("by_end") - pl.col("before")))
     kind = pl.when(pl.col("outcome").is_in(REFUSALS)).then(pl.lit("after_refusal")).when(
         pl.col("outcome").is_in(TAKEN)).then(pl.lit("after_taking"))
-    return (ends.with_columns(kind=kind).drop_nulls("kind")
+    return (ends.lazy().with_columns(kind=kind).drop_nulls("kind")
             .group_by("worker_id").agg(
                 refusals=(pl.col("kind") == "after_refusal").sum(),
                 after_refusal=pl.col("received").filter(pl.col("kind") == "after_refusal").mean(),
                 after_taking=pl.col("received").filter(pl.col("kind") == "after_taking").mean())
             .with_columns(difference=pl.col("after_refusal") - pl.col("after_taking"), window_hours=pl.lit(hours))
-            .sort("worker_id"))
+            .sort("worker_id").collect())

@@ -1,55 +1,91 @@
 """What every control indicator shares: its inputs, the measured-rows contract, the score
 function, confidence intervals, and the step from measured rows to findings with evidence.
 
-An indicator module returns *measured rows*, one per worker it could measure:
+An indicator module returns ``Measured``: *measured rows*, one per worker it could measure,
 
-    worker_id, indicator, value, n, ci_low, ci_high, detail_zh, detail_en, refs
+    worker_id, indicator, value, n, ci_low, ci_high, detail_zh, detail_en
+
+and its *evidence*, the canonical rows that support each worker's value, one row each:
+
+    worker_id, indicator, table, src, src_row
 
 ``n`` is the number of observations behind the value (orders, pings, days …), ``ci_low``/``ci_high``
 a 95 % interval where the value is a share or a slope (null otherwise), ``detail_*`` the sentence
-that says what was measured, and ``refs`` the canonical rows that support it. A worker the
-inputs cannot measure gets no row: the scorecard reports that as "not measurable", never as 0.
+that says what was measured. The evidence stays a lazy query of the rows it cites (``cited``):
+an indicator that cites every order of a worker does not build a list of them, and only the
+rows of findings shown are ever collected. A worker the inputs cannot measure gets no row: the
+scorecard reports that as "not measurable", never as 0.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 import polars as pl
 
 from auditor import law
+from auditor.analyzers.control import positions
 from auditor.analyzers.daily_hours import daily_hours
-from auditor.analyzers.intervals import REF, online_intervals
 from auditor.analyzers.messages import classified
 from auditor.case import Case
-from auditor.findings import Findings, evidence_rows, render, validate
+from auditor.findings import Findings, render, validate
 from auditor.settings import Settings
 
+T = TypeVar("T")
 Z95 = 1.959963984540054
 ROWS = {
     "worker_id": pl.String, "indicator": pl.String, "value": pl.Float64, "n": pl.Int64,
     "ci_low": pl.Float64, "ci_high": pl.Float64, "detail_zh": pl.String, "detail_en": pl.String,
-    "refs": pl.List(REF),
 }
+CITED = {"worker_id": pl.String, "table": pl.String, "src": pl.String, "src_row": pl.Int64}
 
 
 def spec(indicator: str) -> dict:
     return law.load_control("indicators")["indicator"][indicator]
 
 
-def first_each_hour(ts: str = "ts") -> pl.Expr:
-    """True on a worker's first row of each clock hour. Position evidence is cited this way: a
-    GPS log holds thousands of rows a day, and one per hour shows the pattern (the value itself is
-    computed from every row and can be recomputed from the activity table)."""
-    return pl.struct("worker_id", hour=pl.col(ts).dt.truncate("1h")).is_first_distinct()
+@dataclass
+class Measured:
+    """An indicator's measured rows (ROWS) and its evidence (worker_id, indicator, table, src, src_row)."""
+
+    rows: pl.LazyFrame
+    evidence: pl.LazyFrame
 
 
-def rows(frame: pl.DataFrame | pl.LazyFrame, indicator: str) -> pl.LazyFrame:
-    """Bring an indicator's output to the ROWS contract (missing optional columns as null)."""
+def rows(frame: pl.DataFrame | pl.LazyFrame, indicator: str, *evidence: pl.LazyFrame) -> Measured:
+    """Bring an indicator's output to the ROWS contract (missing optional columns as null), with
+    its evidence: frames of worker_id, table, src, src_row (``cited``, ``listed``, ``referenced``)."""
     lazy = frame.lazy().with_columns(indicator=pl.lit(indicator))
     names = lazy.collect_schema().names()
-    return lazy.select([pl.col(c).cast(t) if c in names else pl.lit(None, t).alias(c) for c, t in ROWS.items()])
+    measured = lazy.select([pl.col(c).cast(t) if c in names else pl.lit(None, t).alias(c) for c, t in ROWS.items()])
+    cites = pl.concat([e.select(list(CITED)) for e in evidence]) if evidence else pl.LazyFrame(schema=CITED)
+    return Measured(measured, cites.with_columns(indicator=pl.lit(indicator)))
+
+
+def cited(frame: pl.DataFrame | pl.LazyFrame, table: str) -> pl.LazyFrame:
+    """Each row of ``frame`` (worker_id, src, src_row) as evidence from canonical ``table``."""
+    return frame.lazy().select("worker_id", pl.lit(table).alias("table"), "src", "src_row")
+
+
+def referenced(frame: pl.DataFrame | pl.LazyFrame, column: str) -> pl.LazyFrame:
+    """The references in ``column`` (one {table, src, src_row} each, or null) as evidence."""
+    return frame.lazy().select("worker_id", column).drop_nulls(column).unnest(column)
+
+
+def listed(frame: pl.DataFrame | pl.LazyFrame, column: str = "refs") -> pl.LazyFrame:
+    """The references in the list column ``column`` as evidence, one row each."""
+    return referenced(frame.lazy().select("worker_id", column).explode(column), column)
+
+
+def summed(query: pl.LazyFrame) -> pl.DataFrame:
+    """Collect an aggregation that sums floats (money, hours) on polars' in-memory engine, which
+    adds them in the same order on every run: the streaming engine's partial sums land a last
+    digit away, enough to flip a rounded figure in a finding's text (projection pushdown applies
+    either way)."""
+    return query.collect(engine="in-memory")
 
 
 def wilson(k: pl.Expr, n: pl.Expr, z: float = Z95) -> tuple[pl.Expr, pl.Expr]:
@@ -115,22 +151,28 @@ EXPLAIN_ZH = "{name}：{detail}（n = {n}）。得分 = ({value} − {zero}) ÷ 
 EXPLAIN_EN = "{name}: {detail} (n = {n}). Score = ({value} − {zero}) ÷ ({full} − {zero}), clipped to 0–1, = {score}."
 
 
-def findings(table: pl.DataFrame) -> Findings:
+def findings(table: pl.DataFrame, evidence: pl.LazyFrame) -> Findings:
     """Findings for every scored row that shows some control (score > 0) and has evidence rows;
     the rest stay in the indicator table as measured values. The explanation carries the score
-    formula with the row's own figures, so it can be recomputed by hand."""
-    shown = table.filter((pl.col("score") > 0) & (pl.col("refs").list.len() > 0))
-    fid = pl.format("{}:{}", "indicator", "worker_id")
+    formula with the row's own figures, so it can be recomputed by hand. Only the evidence of the
+    rows shown is collected."""
+    scored_above_zero = table.filter(pl.col("score") > 0).with_columns(
+        finding_id=pl.format("{}:{}", "indicator", "worker_id"))
+    # the finding id joined on, not formatted per evidence row: the rows then share the findings'
+    # strings (tens of bytes less on each of millions of rows); the findings are the hash table
+    cites = (evidence.join(scored_above_zero.lazy().select("worker_id", "indicator", "finding_id"),
+                           on=["worker_id", "indicator"], build_side="force_right")
+             .select("finding_id", "table", "src", "src_row").collect())
+    shown = scored_above_zero.filter(pl.col("finding_id").is_in(cites["finding_id"].unique().implode()))
     figures = {"n": pl.col("n"), "value": pl.col("value").round(3), "zero": pl.col("zero_at").round(3),
                "full": pl.col("full_at").round(3), "score": pl.col("score").round(3)}
     found = shown.select(
-        finding_id=fid, worker_id="worker_id", indicator="indicator", family="family", period=pl.lit("case"),
+        "finding_id", worker_id="worker_id", indicator="indicator", family="family", period=pl.lit("case"),
         value="value", unit="unit", threshold="full_at", score="score", sources="sources",
         explanation_zh=render(EXPLAIN_ZH, name=pl.col("name_zh"), detail=pl.col("detail_zh"), **figures),
         explanation_en=render(EXPLAIN_EN, name=pl.col("name_en"), detail=pl.col("detail_en"), **figures),
         parameters=pl.struct("zero_at", "full_at", "weight", "n", "ci_low", "ci_high").struct.json_encode())
-    evidence = evidence_rows(shown, fid)
-    return validate(found, evidence)
+    return validate(found, cites)
 
 
 @dataclass
@@ -139,6 +181,7 @@ class Inputs:
 
     case: Case
     settings: Settings
+    _built: dict[str, object] = field(default_factory=dict, init=False, repr=False)
 
     def table(self, name: str) -> pl.LazyFrame:
         return self.case.table(name)
@@ -150,7 +193,7 @@ class Inputs:
     @cached_property
     def activity(self) -> pl.DataFrame:
         """Activity events other than GPS positions (sessions, check-ins, sanctions …). Positions
-        are most of the table; they are read, projected, once, for ``pings``."""
+        are most of the table: they are streamed, never held (``positions``)."""
         return self.table("activity").filter(pl.col("kind") != "gps").collect()
 
     @cached_property
@@ -164,34 +207,15 @@ class Inputs:
         return daily_hours(self.case).collect()
 
     @cached_property
-    def pings(self) -> pl.DataFrame:
-        """GPS positions taken while the worker was online on some app: worker_id, ts, lon, lat,
-        app (true for the platform's own log, false for the worker's phone), src, src_row.
-        A position outside every online period is not working time and is left out."""
-        # Both sides sorted by worker then time, once: the as-of join keeps the left order, so
-        # the result comes out in the (worker, ts) order the indicators read it in, with no
-        # second sort of millions of rows.
-        online = (online_intervals(self.table("activity")).select("worker_id", "start", "end").collect()
-                  .sort("worker_id", "start"))
-        gps = (self.table("activity")
-               .filter((pl.col("kind") == "gps") & pl.col("lon").is_not_null() & pl.col("lat").is_not_null())
-               .select("worker_id", "ts", "lon", "lat", "platform", "src", "src_row").collect()
-               .sort("worker_id", "ts"))
-        return (gps.join_asof(online, left_on="ts", right_on="start", by="worker_id", strategy="backward",
-                              check_sortedness=False)
-                .filter(pl.col("ts") <= pl.col("end"))
-                .select("worker_id", "ts", "lon", "lat", "src", "src_row", app=pl.col("platform").is_not_null(),
-                        online_start="start"))
+    def online_spans(self) -> pl.DataFrame:
+        """Online periods as the disjoint spans positions are matched to (``positions.spans``)."""
+        return positions.spans(self.table("activity"))
 
-    @cached_property
-    def window_days(self) -> int:
-        """Days the case's orders and activity span, first to last local date."""
-        stamps = pl.concat([self.table("orders").select(ts="dispatched_at"), self.table("activity").select("ts")])
-        first, last = stamps.select(first=pl.col("ts").min(), last=pl.col("ts").max()).collect().row(0)
-        if first is None:
-            return 0
-        local = pl.Series([first, last]).dt.convert_time_zone(self.case.tz).dt.date()
-        return (local[1] - local[0]).days + 1
+    def once(self, name: str, build: Callable[[], T]) -> T:
+        """``build()`` the first time ``name`` is asked for: what several indicators read."""
+        if name not in self._built:
+            self._built[name] = build()
+        return self._built[name]
 
     @cached_property
     def stations(self) -> pl.DataFrame:
@@ -199,10 +223,10 @@ class Inputs:
         most of the worker's orders."""
         rel = (self.table("relations").filter(pl.col("relation") == "member_of")
                .select(worker_id="from_party", station_id="to_party", source=pl.lit("relations")).collect())
-        modal = (self.orders.filter(pl.col("station_id").is_not_null())
+        modal = (self.orders.lazy().filter(pl.col("station_id").is_not_null())
                  .group_by("worker_id", "station_id").len().sort("len", "station_id", descending=[True, False])
                  .group_by("worker_id", maintain_order=True).first()
-                 .select("worker_id", "station_id", source=pl.lit("orders")))
+                 .select("worker_id", "station_id", source=pl.lit("orders")).collect())
         return pl.concat([rel, modal.join(rel, on="worker_id", how="anti")])
 
     @cached_property

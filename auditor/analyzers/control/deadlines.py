@@ -18,47 +18,71 @@ from __future__ import annotations
 
 import polars as pl
 
-from auditor.analyzers.control.common import Inputs, rows, theil_sen, wilson
-from auditor.findings import ref
+from auditor.analyzers import context
+from auditor.analyzers.control.common import (
+    Inputs,
+    Measured,
+    cited,
+    rows,
+    theil_sen,
+    wilson,
+)
+from auditor.case import Case
 
 TIGHTNESS = "deadline-tightness"
 COMPRESSION = "deadline-compression"
 BAND_KM = 1.0  # distances within one whole kilometre are "comparable"
+# the order columns the ratios' readers use: the rest (coordinates, reasons …) stays out of the copy
+RATIO_COLUMNS = ("worker_id", "platform", "station_id", "dispatched_at", "deadline_at", "delivered_at", "distance_m",
+                 "penalty", "src", "src_row")
+ORDER_BANDS = "deadline order bands"  # the case-wide reference of order_bands
 
 
 def order_ratios(inputs: Inputs) -> pl.DataFrame:
     """Delivered orders with promised_s, actual_s, realistic_s, ratio, late, day (local) and week."""
     tz = inputs.case.tz
     seconds = lambda a, b: (pl.col(b) - pl.col(a)).dt.total_microseconds() / 1e6
-    done = (inputs.orders.filter(pl.all_horizontal(pl.col("deadline_at", "delivered_at", "distance_m").is_not_null())
-                                 & (pl.col("distance_m") > 0))
+    done = (inputs.orders.select(RATIO_COLUMNS)
+            .filter(pl.all_horizontal(pl.col("deadline_at", "delivered_at", "distance_m").is_not_null())
+                    & (pl.col("distance_m") > 0))
             .with_columns(promised_s=seconds("dispatched_at", "deadline_at"),
                           actual_s=seconds("dispatched_at", "delivered_at"),
                           band=(pl.col("distance_m") / 1000 / BAND_KM).floor(),
                           day=pl.col("dispatched_at").dt.convert_time_zone(tz).dt.date()))
+    bands = order_bands(inputs.case, done)
     speed = inputs.settings.deadline_speed_kmh
-    realistic = (pl.col("distance_m") / (speed / 3.6) if speed else pl.col("actual_s").median().over("band"))
-    return done.with_columns(realistic_s=realistic).with_columns(
+    realistic = (pl.col("distance_m") / (speed / 3.6) if speed else pl.col("median_actual_s"))
+    first_day = pl.lit(bands["first_day"].min(), pl.Date)
+    return (done.join(bands.select("band", "median_actual_s"), on="band", how="left", maintain_order="left")
+            .with_columns(realistic_s=realistic).drop("median_actual_s")).with_columns(
         ratio=pl.col("promised_s") / pl.col("realistic_s"),
         late=pl.col("delivered_at") > pl.col("deadline_at"),
-        day_index=(pl.col("day") - pl.col("day").min()).dt.total_days(),
+        day_index=(pl.col("day") - first_day).dt.total_days(),
     ).with_columns(week=pl.col("day_index") // 7)
 
 
-def tightness(ratios: pl.DataFrame) -> pl.LazyFrame:
+def order_bands(case: Case, delivered: pl.DataFrame) -> pl.DataFrame:
+    """Per distance band of the case's delivered orders: the median actual time (the realistic
+    time) and the first local day (day 0 of the trends). A case-wide reference (context.reference):
+    an engine that audits the workers in parts injects the whole case's."""
+    return context.reference(case, ORDER_BANDS, lambda: delivered.group_by("band").agg(
+        median_actual_s=pl.col("actual_s").median(), first_day=pl.col("day").min()))
+
+
+def tightness(ratios: pl.DataFrame) -> Measured:
     tight = pl.col("ratio") < 1
     low, high = wilson(pl.col("k"), pl.col("n"))
-    per_worker = ratios.group_by("worker_id").agg(
+    per_worker = ratios.lazy().group_by("worker_id").agg(
         n=pl.len(), k=tight.sum(), median_ratio=pl.col("ratio").median(),
-        late_penalised=(tight & pl.col("late") & (pl.col("penalty") > 0)).sum(),
-        refs=ref("orders").filter(tight))
+        late_penalised=(tight & pl.col("late") & (pl.col("penalty") > 0)).sum())
     detail_zh = pl.format("{} 单中 {} 单的承诺时限短于同距离订单的中位实际用时（承诺 ÷ 中位用时 中位数 {}）；"
                           "其中 {} 单因超时被罚款", "n", "k", pl.col("median_ratio").round(2), "late_penalised")
     detail_en = pl.format("{} of {} orders were promised less time than the median actual time for their distance "
                           "(median promised ÷ median time {}); {} of them were late and fined", "k", "n",
                           pl.col("median_ratio").round(2), "late_penalised")
     return rows(per_worker.with_columns(value=pl.col("k") / pl.col("n"), ci_low=low, ci_high=high,
-                                        detail_zh=detail_zh, detail_en=detail_en), TIGHTNESS)
+                                        detail_zh=detail_zh, detail_en=detail_en), TIGHTNESS,
+                cited(ratios.lazy().filter(tight), "orders"))
 
 
 def _daily(ratios: pl.DataFrame, keys: list[str]) -> pl.LazyFrame:
@@ -80,9 +104,8 @@ def trends(ratios: pl.DataFrame, keys: list[str]) -> pl.LazyFrame:
         compression_high=_weekly_shrink(pl.col("ci_low")))
 
 
-def compression(ratios: pl.DataFrame) -> pl.LazyFrame:
-    per_worker = trends(ratios, ["worker_id"]).join(
-        ratios.lazy().group_by("worker_id").agg(refs=ref("orders")), on="worker_id")
+def compression(ratios: pl.DataFrame) -> Measured:
+    per_worker = trends(ratios, ["worker_id"])
     pct = lambda c: (pl.col(c) * 100).round(1)
     return rows(per_worker.select(
         "worker_id", "n", value="compression_low", ci_low="compression_low", ci_high="compression_high",
@@ -90,18 +113,18 @@ def compression(ratios: pl.DataFrame) -> pl.LazyFrame:
                             pct("compression"), pct("compression_low"), pct("compression_high"), "n"),
         detail_en=pl.format("the time promised for the same distance shrank by {}% a week (95% CI {}% to {}%, "
                             "Theil–Sen slope over {} daily medians)", pct("compression"), pct("compression_low"),
-                            pct("compression_high"), "n"),
-        refs="refs"), COMPRESSION)
+                            pct("compression_high"), "n")), COMPRESSION,
+        cited(ratios, "orders"))
 
 
 def station_weeks(ratios: pl.DataFrame) -> pl.DataFrame:
     """Per station and week: orders, median ratio and median promised seconds per km, and the
     change of the median ratio against the station's first week."""
-    weekly = (ratios.filter(pl.col("station_id").is_not_null())
+    weekly = (ratios.lazy().filter(pl.col("station_id").is_not_null())
               .group_by("station_id", "week")
               .agg(week_start=pl.col("day").min(), n=pl.len(), median_ratio=pl.col("ratio").median(),
                    promised_s_per_km=(pl.col("promised_s") / pl.col("distance_m") * 1000).median())
-              .sort("station_id", "week"))
+              .sort("station_id", "week").collect())
     return weekly.with_columns(change_vs_first=pl.col("median_ratio") / pl.col("median_ratio").first().over("station_id") - 1)
 
 

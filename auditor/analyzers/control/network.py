@@ -19,7 +19,7 @@ from itertools import pairwise
 import networkx as nx
 import polars as pl
 
-from auditor.analyzers.control.common import Inputs, rows
+from auditor.analyzers.control.common import Inputs, Measured, cited, listed, rows
 from auditor.findings import ref
 
 INSTRUCTIONS = "supervisor-instructions"
@@ -27,11 +27,16 @@ MISMATCH = "direction-contract-mismatch"
 CHAIN = ("contracts", "subcontracts", "manages", "engages")
 
 
+def instructions(inputs: Inputs) -> pl.DataFrame:
+    """Work instructions from a known supervisor, each in the export of the worker it reached."""
+    return inputs.messages.filter(pl.col("is_instruction") & (pl.col("sender_role") == "supervisor")
+                                  & pl.col("sender_id").is_not_null())
+
+
 def instruction_edges(inputs: Inputs) -> pl.DataFrame:
-    """supervisor → worker: instructions and the message rows behind them."""
-    return (inputs.messages.filter(pl.col("is_instruction") & (pl.col("sender_role") == "supervisor")
-                                   & pl.col("sender_id").is_not_null())
-            .group_by("sender_id", "worker_id").agg(instructions=pl.len(), refs=ref("messages"))
+    """supervisor → worker: instructions, and the first message row behind them."""
+    return (instructions(inputs).group_by("sender_id", "worker_id")
+            .agg(instructions=pl.len(), first_ref=ref("messages").first())
             .sort("worker_id", "instructions", "sender_id", descending=[False, True, False]))
 
 
@@ -63,9 +68,12 @@ def direction(inputs: Inputs) -> pl.DataFrame:
     relations = inputs.table("relations").collect()
     edges = instruction_edges(inputs)
     graph = case_graph(relations, edges)
-    chain = graph.edge_subgraph([(a, b) for a, b, r in graph.edges(data="relation") if r != "instructs"]).to_undirected()
+    # undirected, in the same node and edge order as to_undirected(), which deep-copies every edge's data
+    chain = nx.Graph(graph.edge_subgraph([(a, b) for a, b, r in graph.edges(data="relation") if r != "instructs"]))
     out = []
-    for top in edges.group_by("worker_id", maintain_order=True).first().iter_rows(named=True):
+    # each worker's top director (the edges come sorted by instructions) and the first of their messages
+    tops = edges.group_by("worker_id", maintain_order=True).first()
+    for top in tops.iter_rows(named=True):
         worker, director = top["worker_id"], top["sender_id"]
         managed = [b for _, b, r in graph.out_edges(director, data="relation") if r == "manages"]
         organisation = managed[0] if managed else director
@@ -82,35 +90,33 @@ def direction(inputs: Inputs) -> pl.DataFrame:
                     "directing_party": organisation, "engaged_by": engaged_by,
                     # unknown (null) when no relation says whom the director manages
                     "mismatch": organisation not in engaged_by if engaged_by and managed else None,
-                    "path": render_path(graph, path), "refs": refs + top["refs"][:1]})
+                    "path": render_path(graph, path), "refs": [*refs, top["first_ref"]]})
     schema = {"worker_id": pl.String, "directed_by": pl.String, "instructions": pl.Int64, "directing_party": pl.String,
               "engaged_by": pl.List(pl.String), "mismatch": pl.Boolean, "path": pl.String,
               "refs": pl.List(pl.Struct({"table": pl.String, "src": pl.String, "src_row": pl.Int64}))}
     return pl.DataFrame(out, schema=schema)
 
 
-def supervisor_instructions(inputs: Inputs) -> pl.LazyFrame:
+def supervisor_instructions(inputs: Inputs) -> Measured:
     """Instructions from supervisors per active week, for workers whose chats are in the case."""
     with_chats = inputs.messages.select("worker_id").unique()
-    edges = instruction_edges(inputs).group_by("worker_id").agg(
-        k=pl.col("instructions").sum(), senders=pl.len(),
-        refs=pl.col("refs").list.explode(keep_nulls=False, empty_as_null=False))
-    weeks = inputs.working_days.group_by("worker_id").agg(
+    edges = instruction_edges(inputs).group_by("worker_id").agg(k=pl.col("instructions").sum(), senders=pl.len())
+    weeks = inputs.working_days.lazy().group_by("worker_id").agg(
         weeks=pl.col("date").dt.truncate("1w").n_unique())
-    per_worker = (with_chats.join(weeks, on="worker_id").join(edges, on="worker_id", how="left")
-                  .with_columns(pl.col("k").fill_null(0), pl.col("senders").fill_null(0), pl.col("refs").fill_null([])))
+    per_worker = (with_chats.lazy().join(weeks, on="worker_id").join(edges.lazy(), on="worker_id", how="left")
+                  .with_columns(pl.col("k").fill_null(0), pl.col("senders").fill_null(0)))
     return rows(per_worker.with_columns(
         value=pl.col("k") / pl.col("weeks"), n=pl.col("k"),
         detail_zh=pl.format("{} 个工作周内收到 {} 名管理人员的 {} 条工作指令", "weeks", "senders", "k"),
         detail_en=pl.format("{} work instructions from {} supervisor(s) over {} active weeks", "k", "senders",
-                            "weeks")), INSTRUCTIONS)
+                            "weeks")), INSTRUCTIONS, cited(instructions(inputs), "messages"))
 
 
-def mismatch(directions: pl.DataFrame) -> pl.LazyFrame:
+def mismatch(directions: pl.DataFrame) -> Measured:
     known = directions.filter(pl.col("mismatch").is_not_null())
     return rows(known.with_columns(
         value=pl.col("mismatch").cast(pl.Float64), n=pl.col("instructions"),
         detail_zh=pl.format("实际指挥工作的是 {}（{}），签约方为 {}；路径：{}", "directing_party", "directed_by",
                             pl.col("engaged_by").list.join("、"), "path"),
         detail_en=pl.format("the work is directed by {} ({}), the contracting party is {}; path: {}", "directing_party",
-                            "directed_by", pl.col("engaged_by").list.join(", "), "path")), MISMATCH)
+                            "directed_by", pl.col("engaged_by").list.join(", "), "path")), MISMATCH, listed(known))

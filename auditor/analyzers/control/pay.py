@@ -20,26 +20,41 @@ from __future__ import annotations
 
 import polars as pl
 
-from auditor.analyzers.control.common import Inputs, minimum_hourly_wage, rows, spec
-from auditor.findings import ref
+from auditor.analyzers import context
+from auditor.analyzers.control.common import (
+    Inputs,
+    Measured,
+    cited,
+    listed,
+    minimum_hourly_wage,
+    rows,
+    spec,
+    summed,
+)
 
 CUT = "pay-rate-cut"
 EARNINGS = "earnings-per-hour"
 SEPARATION = 0.95  # (before, after) day pairs on the same side of the change: a clean break
+RATE_CHANGES = "rate changes"  # the case-wide reference of rate_changes
 
 
 def daily_rates(inputs: Inputs) -> pl.DataFrame:
     km = pl.col("distance_m") / 1000
-    paid = inputs.orders.filter((pl.col("pay") > 0) & (pl.col("distance_m") > 0)).with_columns(
+    paid = inputs.orders.lazy().filter((pl.col("pay") > 0) & (pl.col("distance_m") > 0)).with_columns(
         day=pl.col("dispatched_at").dt.convert_time_zone(inputs.case.tz).dt.date(), km=km)
     slope = pl.cov("km", "pay") / pl.col("km").var()
     return (paid.group_by("platform", "day").agg(n=pl.len(), rate=slope, base=pl.col("pay").mean() - slope * pl.col("km").mean())
-            .filter(pl.col("n") >= 3).sort("platform", "day"))
+            .filter(pl.col("n") >= 3).sort("platform", "day").pipe(summed))
 
 
 def rate_changes(inputs: Inputs) -> pl.DataFrame:
     """Per platform: the best split date, rates before/after, relative change, separation and
-    whether it counts as a change."""
+    whether it counts as a change. Fitted on all the platform's orders: a case-wide reference
+    (context.reference), which an engine auditing the workers in parts injects."""
+    return context.reference(inputs.case, RATE_CHANGES, lambda: _fitted_rate_changes(inputs))
+
+
+def _fitted_rate_changes(inputs: Inputs) -> pl.DataFrame:
     rates = daily_rates(inputs)
     min_days = int(spec(CUT)["min_days_each_side"])
     candidates = rates.select("platform", change_date="day").join(rates, on="platform").with_columns(
@@ -69,32 +84,34 @@ def rate_changes(inputs: Inputs) -> pl.DataFrame:
                     "separation", "detected").sort("platform"))
 
 
-def rate_cut(inputs: Inputs, changes: pl.DataFrame) -> pl.LazyFrame:
+def rate_cut(inputs: Inputs, changes: pl.DataFrame) -> Measured:
     found = changes.filter(pl.col("detected")) if changes.height else changes
     if found.height == 0:
         return rows(pl.DataFrame(), CUT)
     day = pl.col("dispatched_at").dt.convert_time_zone(inputs.case.tz).dt.date()
-    after = inputs.orders.join(found, on="platform").filter((day >= pl.col("change_date")) & (pl.col("pay") > 0))
+    after = (inputs.orders.lazy().join(found.lazy(), on="platform", build_side="force_right")
+             .filter((day >= pl.col("change_date")) & (pl.col("pay") > 0)))
     per_worker = after.group_by("worker_id", "platform").agg(
         n=pl.len(), change=pl.col("change").first(), date=pl.col("change_date").first(),
-        before=pl.col("rate_before").first(), after=pl.col("rate_after").first(), refs=ref("orders"))
-    per_worker = per_worker.sort("n", descending=True).group_by("worker_id", maintain_order=True).first()
+        before=pl.col("rate_before").first(), after=pl.col("rate_after").first())
+    # a worker on two platforms that cut: the one with more of their orders
+    per_worker = per_worker.sort("n", descending=True).group_by("worker_id", maintain_order=True).first().collect()
     return rows(per_worker.with_columns(
         value=-pl.col("change"),
         detail_zh=pl.format("平台 {} 自 {} 起将每公里单价由 {} 元调为 {} 元（所有骑手同日生效，数据中无协商记录）；此后 {} 单按新价计酬",
                             "platform", "date", pl.col("before").round(2), pl.col("after").round(2), "n"),
         detail_en=pl.format("platform {} changed the per-km rate from {} to {} CNY on {} for every rider at once, with no "
                             "negotiation in the data; {} of the worker's orders were paid at the new rate", "platform",
-                            pl.col("before").round(2), pl.col("after").round(2), "date", "n")), CUT)
+                            pl.col("before").round(2), pl.col("after").round(2), "date", "n")), CUT,
+                cited(after.join(per_worker.lazy().select("worker_id", "platform"), on=["worker_id", "platform"],
+                                 how="semi"), "orders"))
 
 
-def earnings_per_hour(inputs: Inputs) -> pl.LazyFrame:
-    hours = inputs.working_days.group_by("worker_id").agg(
-        hours=pl.col("hours").sum(), days=pl.len(),
-        refs=pl.col("refs").list.explode(keep_nulls=False, empty_as_null=False))
+def earnings_per_hour(inputs: Inputs) -> Measured:
+    hours = summed(inputs.working_days.lazy().group_by("worker_id").agg(hours=pl.col("hours").sum(), days=pl.len()))
     # a worker whose orders carry no pay figure is not measurable, not a worker earning nothing
-    money = inputs.orders.filter(pl.col("pay").is_not_null()).group_by("worker_id").agg(
-        pay=pl.col("pay").sum(), penalty=pl.col("penalty").fill_null(0).sum())
+    money = inputs.orders.lazy().filter(pl.col("pay").is_not_null()).group_by("worker_id").agg(
+        pay=pl.col("pay").sum(), penalty=pl.col("penalty").fill_null(0).sum()).pipe(summed)
     minimum = minimum_hourly_wage(inputs.settings)
     per_worker = hours.join(money, on="worker_id").filter(pl.col("hours") > 0)
     return rows(per_worker.with_columns(
@@ -104,4 +121,5 @@ def earnings_per_hour(inputs: Inputs) -> pl.LazyFrame:
                             pl.lit(minimum)),
         detail_en=pl.format("{} h at work over {} days (waiting online included), {} CNY pay less {} CNY fines; local "
                             "hourly minimum wage {} CNY", pl.col("hours").round(1), "days", pl.col("pay").round(2),
-                            pl.col("penalty").round(2), pl.lit(minimum))), EARNINGS)
+                            pl.col("penalty").round(2), pl.lit(minimum))), EARNINGS,
+                listed(inputs.working_days).unique())  # a period across midnight is behind two days: cited once
