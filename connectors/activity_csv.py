@@ -17,14 +17,12 @@ from connectors.base import (
     ReadResult,
     Rejection,
     check_rows,
-    decode,
     empty_named,
     finish,
     header_is,
     iso_time,
     number,
-    plain_csv_rows,
-    read_csv_rows,
+    read_csv_file,
 )
 
 NAME = "activity-csv"
@@ -51,13 +49,7 @@ def platform_of(path: Path) -> str | None:
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
-    plain = plain_csv_rows(path, required=COLUMNS)
-    if plain is not None:
-        (raw, encoding), rejections = plain, []
-        rows_read = raw.height
-    else:
-        text, encoding = decode(path)
-        raw, rejections, rows_read = read_csv_rows(path, text, required=COLUMNS)
+    raw, rejections, rows_read, encoding = read_csv_file(path, required=COLUMNS)
     frame, bad, basis = events(raw, path, options.tz)
     detected = {"format": "platform activity CSV", "encoding": encoding, "time basis": basis,
                 **platform_note(path)}

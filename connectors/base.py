@@ -298,34 +298,6 @@ def finish(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     return schema.conform(table, frame)
 
 
-def plain_csv_rows(path: Path, required: tuple[str, ...], delimiter: str = ",") -> tuple[pl.DataFrame, str] | None:
-    """``read_csv_rows`` of a plain CSV, read by polars' CSV reader straight from the bytes, and
-    its encoding: UTF-8, no quotes, ``\\n`` or ``\\r\\n`` line ends, the required columns each once
-    in the header, every line with the header's number of fields (so none blank and each record
-    one line: ``src_row`` = index + 2) and none longer than MAX_LINE_CHARS. None for any other
-    file: ``read_csv_rows`` reads it, with its rejections and errors."""
-    data = path.read_bytes()
-    body = data.removeprefix(codecs.BOM_UTF8)
-    first, _, rows = body.partition(b"\n")
-    if (not rows or b'"' in body or body.count(b"\r") != body.count(b"\r\n") or len(first) > MAX_LINE_CHARS
-            or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))):
-        return None
-    try:
-        header = [h.strip() for h in first.decode("utf-8").removesuffix("\r").split(delimiter)]
-        frame = pl.read_csv(rows, has_header=False, new_columns=header, separator=delimiter, quote_char=None,
-                            infer_schema=False, raise_if_empty=False)  # a line with too many fields raises
-    except (UnicodeDecodeError, pl.exceptions.PolarsError):
-        return None
-    if (len(header) < 2 or len(set(header)) < len(header) or any(c not in header for c in required)
-            or frame.width != len(header) or rows.count(delimiter.encode()) != frame.height * (len(header) - 1)):
-        return None  # a line with too few fields (polars fills them in) or a blank one: counted short
-    widest = frame.select(pl.sum_horizontal(pl.all().str.len_bytes().fill_null(0)).max()).item() or 0
-    if len(body) > MAX_LINE_CHARS and widest + len(header) > MAX_LINE_CHARS:  # bytes bound characters
-        return None
-    encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
-    return frame.with_columns(src_row=pl.int_range(2, pl.len() + 2, dtype=pl.Int64)), encoding
-
-
 def read_csv_rows(path: Path, text: str, required: tuple[str, ...], delimiter: str = ",") -> tuple[pl.DataFrame, list[Rejection], int]:
     """Parse CSV text into an all-String frame with ``src_row`` = the line where each record
     starts (header = line 1). Rows with the wrong number of fields become rejections, not losses.

@@ -27,7 +27,7 @@ import polars as pl
 from auditor import schema
 from connectors import json_records
 from connectors.base import (BINARY, HEAD_BYTES, ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode,
-                             empty_named, finish, head_text, iso_time, local_time, number, plain_csv_rows, read_csv_rows,
+                             empty_named, finish, head_text, iso_time, local_time, number, read_csv_file,
                              table_header, table_rows)
 
 NAME = "platform-orders"
@@ -192,7 +192,7 @@ def _raw_frame(path: Path, kind: str, header: list[str], family: str, options: R
     if kind in BINARY:
         return preset, encoding, _binary_frame(path, preset)
     if kind == "csv":
-        return preset, encoding, _csv_frame(path, text, preset)
+        return preset, encoding, _csv_frame(path, preset)
     return preset, encoding, json_records.read_records(path, text, kind, preset.records, preset.fields(),
                                                        preset.numeric_sources())
 
@@ -220,11 +220,8 @@ def _parsers(preset: Preset, tz: str) -> dict[str, tuple[pl.Expr, str]]:
     return parsers
 
 
-def _csv_frame(path: Path, text: str, preset: Preset) -> tuple[pl.DataFrame, list[Rejection], int, set[str]]:
-    plain = plain_csv_rows(path, required=(), delimiter=preset.delimiter)
-    if plain is not None:
-        return plain[0], [], plain[0].height, set(plain[0].columns) - {"src_row"}
-    raw, rejections, rows_read = read_csv_rows(path, text, required=(), delimiter=preset.delimiter)
+def _csv_frame(path: Path, preset: Preset) -> tuple[pl.DataFrame, list[Rejection], int, set[str]]:
+    raw, rejections, rows_read, _ = read_csv_file(path, required=(), delimiter=preset.delimiter)
     return raw, rejections, rows_read, set(raw.columns) - {"src_row"}
 
 
