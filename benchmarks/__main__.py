@@ -37,7 +37,9 @@ def run_stage(stage: str, data: Path, case: Path, out: Path, timeout: float) -> 
     except subprocess.TimeoutExpired:
         return {"stage": stage, "error": [f"stopped after the --timeout of {timeout:.0f} s"]}
     if proc.returncode:
-        return {"stage": stage, "error": proc.stderr.strip().splitlines()[-1:]}
+        lines = proc.stderr.strip().splitlines()
+        causes = [line for line in lines if "Error" in line or "Exception" in line or "Killed" in line]
+        return {"stage": stage, "error": (causes or lines)[-1:] + [f"exit status {proc.returncode}"]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

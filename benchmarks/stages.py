@@ -144,6 +144,15 @@ class TreeMemory(threading.Thread):
             self.peak_mb = max(self.peak_mb, sum(_rss_pages(p) for p in _tree(os.getpid())) * page_mb)
 
 
+def own_peak_mb() -> float:
+    """This process's peak resident memory (VmHWM). Not ru_maxrss: Linux carries that across
+    fork and exec, so a stage would report the benchmark driver's peak (the simulated city)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _tree(root: int) -> list[int]:
     parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -172,7 +181,7 @@ def main() -> None:
     with tree:
         counts = STAGES[stage](data, case_dir, out)
     wall = time.perf_counter() - started
-    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, tree.peak_mb)  # ru_maxrss: KiB on Linux
+    peak = max(own_peak_mb(), tree.peak_mb)
     print(json.dumps({"stage": stage, "wall_s": round(wall, 3), "peak_rss_mb": round(peak, 1), **counts}))
 
 

@@ -119,9 +119,15 @@ def session(master: str | None = None):
                .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
     if master:
         builder = builder.master(master)
-    if master and master.startswith("local"):
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit started this driver: its settings rule
+    if not submitted and (master or "local").startswith("local"):
         # local Python workers run this interpreter (the one with polars), not the first python3 on PATH
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # local mode runs every task in the driver's JVM, and the findings come back to it: Spark's
+        # 1 GB defaults fail from ~1,000 workers, so give it 40 % of this machine's memory
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.4
+        builder = (builder.config("spark.driver.memory", f"{max(2, int(memory / 2**30))}g")
+                   .config("spark.driver.maxResultSize", "0"))
     return builder.getOrCreate()
 
 
