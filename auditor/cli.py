@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import polars as pl
 import typer
@@ -15,7 +15,7 @@ from rich.table import Table
 
 from auditor import analyzers
 from auditor.case import Case
-from auditor.export import write_audit
+from auditor.export import evidence_csv_note, write_audit
 from auditor.findings import Findings
 from auditor.settings import Settings
 
@@ -118,6 +118,9 @@ def simulate(
     riders: Annotated[int, typer.Option(help="Number of riders.")] = 40,
     start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD).")] = "2026-04-27",
     days: Annotated[int, typer.Option(help="Number of days.")] = 28,
+    order_rate: Annotated[float, typer.Option(help="Demand: 1.0 is the sample's density; a higher rate shortens the "
+                                                   "idle gaps between trips and batches more orders per trip, and "
+                                                   "above 1 orders also stack and relay (4.0: a busy city).")] = 1.0,
 ) -> None:
     """Write a seeded synthetic city in raw export formats, with its ground truth."""
     from auditor.simulate import simulate as run_simulation
@@ -126,10 +129,13 @@ def simulate(
         first = date.fromisoformat(start)
     except ValueError:
         _fail(f"--start {start!r} is not a date; expected YYYY-MM-DD")
+    if not order_rate > 0:
+        _fail(f"--order-rate {order_rate:g}: expected a positive number (1.0: the sample's density)")
     with Progress(console=err, transient=True) as progress:
         progress.add_task(f"simulating {riders} riders × {days} days", total=None)
-        summary = run_simulation(out, seed=seed, riders=riders, start=first, days=days)
-    table = Table(title=f"Wrote {out} (seed {seed}, {riders} riders × {days} days)", title_justify="left")
+        summary = run_simulation(out, seed=seed, riders=riders, start=first, days=days, order_rate=order_rate)
+    table = Table(title=f"Wrote {out} (seed {seed}, {riders} riders × {days} days, order rate {order_rate:g})",
+                  title_justify="left")
     table.add_column("file", overflow="fold")
     table.add_column("rows", justify="right")
     for name, rows in summary["rows"].items():
@@ -159,6 +165,9 @@ def audit(
     jurisdiction: Annotated[str, typer.Option(help="Law parameter set in auditor/law/.")] = "cn_standard",
     engine: Annotated[str, typer.Option(help="local (polars, this machine) or spark (pip install -e '.[spark]'; "
                                              "see README, Spark engine).")] = "local",
+    evidence_csv: Annotated[Optional[bool], typer.Option(
+        help="Write evidence.csv too (default: only when a spreadsheet can open all its rows; "
+             "evidence.parquet always holds every row).")] = None,
 ) -> None:
     """Run every analyzer; write findings and evidence (Parquet + CSV) and print a per-worker summary."""
     from auditor.engines import ENGINES
@@ -178,8 +187,11 @@ def audit(
     except (FileNotFoundError, ValueError, ImportError) as e:
         _fail(str(e))
     _print_summary(result, case)
-    write_audit(result, case, out, {**settings.to_dict(), "engine": engine, "inputs": [str(p) for p in paths]})
+    write_audit(result, case, out, {**settings.to_dict(), "engine": engine, "inputs": [str(p) for p in paths]},
+                evidence_csv)
     console.print(f"{result.findings.height} findings with {result.evidence.height} evidence rows written to {out}/")
+    if note := evidence_csv_note(result.evidence.height, evidence_csv):
+        console.print(note)
 
 
 def _audit_on_spark(paths: list[Path], case: Case, out: Path, settings: Settings) -> Findings:

@@ -14,6 +14,8 @@ from auditor.findings import Findings
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Excel and LibreOffice Calc open at most 1,048,576 rows (the header is one) and drop the rest.
+SPREADSHEET_ROWS = 1_048_575
 
 
 def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
@@ -31,9 +33,10 @@ def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
         for c in risky)
 
 
-def write_table(frame: pl.DataFrame, out: Path, name: str) -> None:
+def write_table(frame: pl.DataFrame, out: Path, name: str, csv: bool = True) -> None:
     frame.write_parquet(out / f"{name}.parquet")
-    spreadsheet_safe(frame).write_csv(out / f"{name}.csv")
+    if csv:
+        spreadsheet_safe(frame).write_csv(out / f"{name}.csv")
 
 
 def evidence_with_files(result: Findings, case: Case) -> pl.DataFrame:
@@ -56,13 +59,30 @@ def write_manifest(out: Path, manifest: dict) -> Path:
     return path
 
 
-def write_audit(result: Findings, case: Case, out: Path, settings: dict) -> list[Path]:
+def evidence_csv_note(rows: int, csv: bool | None) -> str | None:
+    """Why evidence.csv was not written, or None when it is: by default (``csv`` None) only when a
+    spreadsheet can open it whole; a city's tens of millions of rows are for evidence.parquet and
+    each worker's dossier (``auditor report``), not for a spreadsheet that silently cuts them."""
+    if csv or (csv is None and rows <= SPREADSHEET_ROWS):
+        return None
+    if csv is None:
+        return (f"evidence.csv not written: its {rows:,} rows exceed the {SPREADSHEET_ROWS:,} a spreadsheet opens; "
+                "evidence.parquet holds every row, and `auditor report --worker` writes a worker's evidence as CSV "
+                "(`auditor audit --evidence-csv` writes it anyway)")
+    return "evidence.csv not written (--no-evidence-csv); evidence.parquet holds every row"
+
+
+def write_audit(result: Findings, case: Case, out: Path, settings: dict, evidence_csv: bool | None = None) -> list[Path]:
+    """Findings, evidence and measures (Parquet, and CSV where a spreadsheet can open it), the
+    case's canonical tables and the manifest. ``evidence_csv``: None = when it fits a spreadsheet."""
     out.mkdir(parents=True, exist_ok=True)
     write_table(result.findings, out, "findings")
-    write_table(evidence_with_files(result, case), out, "evidence")
+    skipped = evidence_csv_note(result.evidence.height, evidence_csv)
+    write_table(evidence_with_files(result, case), out, "evidence", csv=skipped is None)
     for name, frame in result.measures.items():
         write_table(frame, out, name)
     case.save(out / "case")
     write_manifest(out, {**run_stamp(), "settings": settings, "case": case.manifest,
-                         "outputs": sorted(p.name for p in out.iterdir() if p.is_file())})
+                         "outputs": sorted(p.name for p in out.iterdir() if p.is_file()),
+                         **({"not_written": [skipped]} if skipped else {})})
     return sorted(out.iterdir())

@@ -104,9 +104,12 @@ def validate(findings: pl.DataFrame, evidence: pl.DataFrame, measures: dict | No
 def _distinct(rows: pl.DataFrame) -> pl.DataFrame:
     """``rows.unique(maintain_order=True)`` at a fraction of the cost on millions of evidence rows:
     a row whose hash no other row shares is distinct already; only rows sharing one are compared."""
-    shared = rows.hash_rows().is_duplicated()
-    if not shared.any():
+    hashes = rows.hash_rows()
+    ordered = hashes.sort()  # sorting u64 and comparing neighbours: several times faster than a hash set
+    collided = ordered.filter(ordered == ordered.shift(1))
+    if collided.is_empty():
         return rows
+    shared = hashes.is_in(collided.unique().implode())
     numbered = rows.with_row_index("_row")
     firsts = numbered.filter(shared).filter(pl.struct(rows.columns).is_first_distinct())["_row"]
     return rows.filter((~shared).scatter(firsts, True))

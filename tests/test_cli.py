@@ -1,9 +1,11 @@
+import inspect
 import json
 
 import polars as pl
 from typer.testing import CliRunner
 
-from auditor.cli import app
+from auditor.cli import app, simulate
+from auditor.simulate import Knobs
 
 runner = CliRunner()
 
@@ -70,3 +72,19 @@ def test_ingest_of_a_folder_with_bad_files_reads_the_rest_and_names_each_problem
     assert by_path["notes.bin"]["error_code"] == "file-unrecognised"
     assert by_path["empty.gpx"]["error_code"] == "file-empty"
     assert "notes.bin" in result.output and "2 file(s) not read" in result.output
+
+
+def dispatch_records(city) -> int:
+    b = json.loads((city / "platform_b" / "orders.json").read_text(encoding="utf-8"))
+    return pl.read_csv(city / "platform_a" / "orders.csv").height + len(b["orders"])
+
+
+def test_simulate_order_rate_makes_a_busier_city(tmp_path):
+    assert inspect.signature(simulate).parameters["order_rate"].default == Knobs().order_rate
+    small = ["simulate", "--seed", "3", "--riders", "4", "--days", "2"]
+    for rate in ("1.0", "3.0"):
+        result = runner.invoke(app, [*small, "--out", str(tmp_path / rate), "--order-rate", rate])
+        assert result.exit_code == 0, result.output
+    assert dispatch_records(tmp_path / "3.0") > dispatch_records(tmp_path / "1.0")
+    refused = runner.invoke(app, [*small, "--out", str(tmp_path / "none"), "--order-rate", "0"])
+    assert refused.exit_code == 2 and "--order-rate 0" in refused.output

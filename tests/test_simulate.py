@@ -3,6 +3,7 @@ files it describes, recomputed here from the written files in a plain, independe
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import tomllib
@@ -15,6 +16,7 @@ import pytest
 from auditor.simulate import simulate
 
 TINY = dict(seed=7, riders=12, start=date(2026, 4, 27), days=14)
+BUSY = {**TINY, "order_rate": 4.0}  # the benchmarks' busy city: stacked, same-route and relayed orders
 SHANGHAI = timezone(timedelta(hours=8))  # no DST in China since 1991
 WA_HEADER = re.compile(r"^\d{2}/\d{2}/\d{4}, \d{2}:\d{2} - ")
 
@@ -24,6 +26,17 @@ def city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("city")
     simulate(out, **TINY)
     return out
+
+
+@pytest.fixture(scope="module")
+def busy_city(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("busy_city")
+    simulate(out, **BUSY)
+    return out
+
+
+# the ground truth must agree with the files at the sample's density and in a busy city alike
+BOTH_CITIES = pytest.mark.parametrize("name", ["city", "busy_city"])
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
@@ -129,7 +142,9 @@ def union_hours_per_local_day(intervals) -> dict[tuple[str, str], float]:
     return hours
 
 
-def test_app_hours_equal_the_union_of_online_and_order_intervals_in_the_files(city):
+@BOTH_CITIES
+def test_app_hours_equal_the_union_of_online_and_order_intervals_in_the_files(name, request):
+    city = request.getfixturevalue(name)
     online, orders = online_intervals(city), order_intervals(city)
     assert orders and online
     recomputed = union_hours_per_local_day(online + orders)
@@ -154,7 +169,9 @@ def test_days_calendar_types_and_over_eight_hours(city):
     assert (daily["over_8h"] == (daily["app_hours"] > 8)).all()
 
 
-def test_overtime_follows_from_daily_hours(city):
+@BOTH_CITIES
+def test_overtime_follows_from_daily_hours(name, request):
+    city = request.getfixturevalue(name)
     daily, riders = truth(city, "daily_hours"), truth(city, "riders")
     ot = truth(city, "overtime")
     wage = dict(riders.select("worker_id", "monthly_wage").iter_rows())
@@ -181,7 +198,9 @@ def written_message_ids(city: Path) -> set[str]:
     return ids
 
 
-def test_every_written_message_is_labelled_and_every_planted_id_exists(city):
+@BOTH_CITIES
+def test_every_written_message_is_labelled_and_every_planted_id_exists(name, request):
+    city = request.getfixturevalue(name)
     written = written_message_ids(city)
     labelled = truth(city, "messages")
     assert {f"{f}:{i}" for f, i in labelled.select("file", "native_id").iter_rows()} == written
@@ -195,7 +214,9 @@ def test_every_written_message_is_labelled_and_every_planted_id_exists(city):
     assert (work["periodic"] == (work["kind"] != "complaint")).all()
 
 
-def test_planted_work_lies_outside_online_time_and_adds_up_per_day(city):
+@BOTH_CITIES
+def test_planted_work_lies_outside_online_time_and_adds_up_per_day(name, request):
+    city = request.getfixturevalue(name)
     online = online_intervals(city)
     work = truth(city, "offhours_work")
     for w, s, e in work.select("worker_id", "start", "end").iter_rows():
@@ -228,7 +249,9 @@ def test_owners_and_participants_cover_the_exports(city):
                 assert line[20:].split(": ", 1)[0] in names, line
 
 
-def test_station_plants_show_in_the_orders(city):
+@BOTH_CITIES
+def test_station_plants_show_in_the_orders(name, request):
+    city = request.getfixturevalue(name)
     planted = json.loads((city / "ground_truth/planted.json").read_text(encoding="utf-8"))
     a = pl.read_csv(city / "platform_a/orders.csv", infer_schema=False).filter(pl.col("送达时间").is_not_null())
     a = a.with_columns(pl.col("配送费(元)", "配送距离(米)").cast(pl.Float64), day=pl.col("派单时间").str.slice(0, 10))
@@ -253,3 +276,69 @@ def test_riders_own_substantive_off_hours_messages_are_all_planted(city):
     work = labelled.filter(pl.col("id").is_in(list(own)) & (pl.col("label") == "substantive") & pl.col("off_hours"))
     assert work.height > 0
     assert set(work["id"]) <= planted
+
+
+# --- the busy city ----------------------------------------------------------------------------
+# The exports do not label stacked or relayed orders; they show in the times the files hold.
+
+def carried_orders(city: Path) -> list[tuple[str, int, int, int]]:
+    """(rider, dispatched, picked up, delivered) of every delivered order in both exports."""
+    fmt = "%Y-%m-%d %H:%M:%S"
+    a = pl.read_csv(city / "platform_a/orders.csv", infer_schema=False).filter(pl.col("送达时间").is_not_null())
+    out = [(r, *(epoch(t, fmt, SHANGHAI) for t in times))
+           for r, *times in a.select("骑手编号", "派单时间", "取餐时间", "送达时间").iter_rows()]
+    for o in json.loads((city / "platform_b/orders.json").read_text(encoding="utf-8"))["orders"]:
+        if o["dropoff"]["at"]:
+            out.append((o["courier"]["id"], *(int(datetime.fromisoformat(o[k]["at"]).timestamp())
+                                             for k in ("dispatch", "pickup", "dropoff"))))
+    return out
+
+
+def most_on_board(orders) -> dict[str, int]:
+    """Per rider, the most orders picked up and not yet delivered at one time."""
+    most, load = {}, {}
+    for rider, _, step in sorted((r, t, step) for r, _, p, e in orders for t, step in ((p, 1), (e, -1))):
+        load[rider] = load.get(rider, 0) + step  # at equal times a drop comes before a pickup
+        most[rider] = max(most.get(rider, 0), load[rider])
+    return most
+
+
+def relayed(orders) -> list[tuple[int, int]]:
+    """(pickup, the last drop before it) of each order dispatched before, and picked up after,
+    the delivery of another order of its rider (接力)."""
+    drops: dict[str, list[int]] = {}
+    for r, _, _, e in orders:
+        drops.setdefault(r, []).append(e)
+    for times in drops.values():
+        times.sort()
+    out = []
+    for r, d, p, _ in orders:
+        before_pickup = bisect.bisect_right(drops[r], p)
+        if before_pickup > bisect.bisect_right(drops[r], d):
+            out.append((p, drops[r][before_pickup - 1]))
+    return out
+
+
+def test_sample_density_neither_stacks_nor_relays(city):
+    orders = carried_orders(city)
+    assert max(most_on_board(orders).values()) <= 3 and relayed(orders) == []
+
+
+def test_busy_city_stacks_and_relays_orders_up_to_each_rider_types_cap(city, busy_city):
+    orders = carried_orders(busy_city)
+    assert len(orders) > 1.5 * len(carried_orders(city))
+    rider_type = dict(truth(busy_city, "riders").select("worker_id", "rider_type").iter_rows())
+    cap = {"station_fulltime": 5, "crowd_parttime": 3, "mixed": 4}  # orders.PEAK_CAP
+    most = most_on_board(orders)
+    assert all(n <= cap[rider_type[r]] for r, n in most.items())
+    assert max(most.values()) > 3  # stacked beyond the 1–3 orders a trip carries at the sample's density
+    relays = relayed(orders)
+    assert len(relays) > 0.05 * len(orders)
+    assert all(pickup - drop >= 120 for pickup, drop in relays)  # picked up at least 2 min after the drop
+
+
+def test_busy_city_same_seed_gives_identical_bytes(busy_city, tmp_path):
+    simulate(tmp_path, **BUSY)
+    first, second = files_of(busy_city), files_of(tmp_path)
+    assert sorted(first) == sorted(second)
+    assert [f for f in first if first[f] != second[f]] == []

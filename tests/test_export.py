@@ -1,0 +1,35 @@
+import json
+
+import polars as pl
+from typer.testing import CliRunner
+
+from auditor import analyzers, export
+from auditor.cli import app
+
+
+def test_evidence_beyond_a_spreadsheet_goes_to_parquet_only_and_the_manifest_says_why(small_case, tmp_path, monkeypatch):
+    result = analyzers.run_all(small_case)
+    monkeypatch.setattr(export, "SPREADSHEET_ROWS", result.evidence.height - 1)
+    export.write_audit(result, small_case, tmp_path / "auto", {})
+    assert not (tmp_path / "auto" / "evidence.csv").exists()
+    assert pl.read_parquet(tmp_path / "auto" / "evidence.parquet").height == result.evidence.height
+    assert (tmp_path / "auto" / "findings.csv").exists()
+    manifest = json.loads((tmp_path / "auto" / "manifest.json").read_text(encoding="utf-8"))
+    (note,) = manifest["not_written"]
+    assert f"{result.evidence.height:,} rows" in note and "evidence.parquet" in note
+
+    export.write_audit(result, small_case, tmp_path / "asked", {}, evidence_csv=True)
+    assert pl.read_csv(tmp_path / "asked" / "evidence.csv").height == result.evidence.height
+    assert "not_written" not in json.loads((tmp_path / "asked" / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_evidence_that_fits_a_spreadsheet_is_written_as_csv_unless_declined(small_case, tmp_path):
+    small_case.save(tmp_path / "case")
+    runner = CliRunner()
+    fits = runner.invoke(app, ["audit", str(tmp_path / "case"), "--out", str(tmp_path / "fits")])
+    assert fits.exit_code == 0, fits.output
+    assert (tmp_path / "fits" / "evidence.csv").exists()
+    declined = runner.invoke(app, ["audit", str(tmp_path / "case"), "--out", str(tmp_path / "no"),
+                                   "--no-evidence-csv"])
+    assert declined.exit_code == 0, declined.output
+    assert not (tmp_path / "no" / "evidence.csv").exists() and "--no-evidence-csv" in declined.output
