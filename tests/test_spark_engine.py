@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 import polars as pl
 import pytest
@@ -113,6 +114,45 @@ def test_workers_split_over_buckets_get_every_finding_of_the_local_engine(city, 
         frame = local.measures[name]
         keys = [c for c in ("worker_id", "station_id", "platform", "week", "date", "indicator") if c in frame.columns]
         assert_frame_equal(frame.sort(keys), result.measures[name].select(frame.columns).sort(keys), rel_tol=1e-9)
+
+
+def test_a_case_without_worker_rows_gives_the_local_engines_empty_tables(city, spark, tmp_path):
+    # no bucket runs, so no bucket gives any part: each keeps its columns all the same (a part
+    # without them failed the population measures: 'unable to find column "worker_id"; valid columns: []')
+    case = Case.load(city[0])
+    for name in engine.PER_WORKER_TABLES:
+        case.tables[name] = case.table(name).head(0)
+    case_dir = str(case.save(tmp_path / "case"))
+    local, result = analyzers.run_all(Case.load(case_dir), Settings()), engine.audit(case_dir, Settings(), spark)
+    assert result.measures["spark_engine"]["workers"][0] == 0
+    assert_frame_equal(local.findings, result.findings)
+    assert_frame_equal(local.evidence, result.evidence)
+    assert set(local.measures) == set(result.measures) - {"spark_engine"}
+    for name, frame in local.measures.items():
+        assert_frame_equal(frame, result.measures[name], check_column_order=False)
+
+
+def test_a_bucket_leaves_out_a_measure_without_columns(city, monkeypatch):
+    # an analyzer's "none" built as pl.DataFrame() has no worker_id to keep the bucket's workers by
+    case, settings = Case.load(city[0]), Settings()
+    run_all = analyzers.run_all
+
+    def with_a_blank_measure(case, settings):
+        result = run_all(case, settings)
+        return Findings(result.findings, result.evidence, {**result.measures, "overtime": pl.DataFrame()})
+
+    monkeypatch.setattr(analyzers, "run_all", with_a_blank_measure)
+    rows = pl.concat([case.table(name).collect().with_columns(_table=pl.lit(name), _for=pl.col("worker_id"),
+                                                              _bucket=pl.lit(0)) for name in engine.PER_WORKER_TABLES],
+                     how="diagonal_relaxed")
+    shipped = lambda frames: SimpleNamespace(value={name: engine._ipc(frame) for name, frame in frames.items()})
+    references = {name: engine._reference(case, name, keyed.use, settings)
+                  for name, keyed in engine.KEYED_REFERENCES.items()}
+    small = {name: case.table(name).collect() for name in engine.BROADCAST_TABLES}
+    payloads = engine._analyse_bucket(rows.to_arrow(), shipped(small), shipped(references), case.tz, settings)
+    measures = {name for kind, name in zip(payloads["kind"].to_pylist(), payloads["name"].to_pylist())
+                if kind == "measure"}
+    assert "worker_days" in measures and "overtime" not in measures
 
 
 def test_an_injected_reference_replaces_the_one_the_case_would_give(city):

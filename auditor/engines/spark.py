@@ -73,7 +73,7 @@ from auditor.settings import Settings
 WORKER = "worker_id"
 PER_WORKER_TABLES = ("orders", "activity", "messages", "schedules", "offers")
 BROADCAST_TABLES = ("zones", "relations", "participants")
-WORKERS_PER_BUCKET = 500  # one bucket is a city-sized polars run; the count follows the data only
+WORKERS_PER_BUCKET = 250  # one bucket is a town-sized polars run (~2 GB); the count follows the data only
 PAYLOAD = "bucket int, kind string, name string, payload binary"
 
 
@@ -162,16 +162,19 @@ def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: 
     parts["measure"].update(_grouped(_collect(_per_group(orders, "station_id", _station_measures, references, tz,
                                                          settings)))["measure"])
 
-    measures = {name: _concat(frames) for name, frames in parts["measure"].items()}
+    # A part no bucket gave (a case without worker rows has no bucket; a case without stations no
+    # station group) is the empty case's: the same functions over no rows, so it keeps its columns.
+    blank = Case({}, tz=tz)
+    empty = analyzers.run_all(blank, settings)
+    measures = {**empty.measures, **{name: pl.concat(frames, how="diagonal_relaxed")
+                                     for name, frames in parts["measure"].items()}}
     measures["rate_changes"] = references[pay.RATE_CHANGES]
-    measures.update(_population_measures(measures, _concat(parts["station_of"]["-"]),
-                                         _concat(parts["worker_platforms"]["-"]), settings))
-    for name, frame in _station_measures(Inputs(Case({}, tz=tz), settings)).items():
-        measures.setdefault(name, frame)  # no station in the case: the empty table
+    measures.update(_population_measures(
+        measures, _concat(parts["station_of"]["-"], _station_of(Inputs(blank, settings))),
+        _concat(parts["worker_platforms"]["-"], _worker_platforms(schema.empty("orders"))), settings))
     measures["spark_engine"] = pl.DataFrame(
         {"buckets": buckets, "workers": n_workers, "workers_per_bucket": WORKERS_PER_BUCKET,
-         "buckets_run_again": len(stale), "equal_to_local": True})
-    empty = Findings.empty()  # a case without workers has no bucket
+         "buckets_run_again": len(stale)})
     return Findings(_concat(parts["findings"]["-"], empty.findings), _concat(parts["evidence"]["-"], empty.evidence),
                     measures)
 
@@ -259,8 +262,7 @@ def _analyse_bucket(rows, broadcast, references, tz: str, settings: Settings):
     # Rows in the case's own order (source file, then line), which is the order the local engine
     # reads: where an analyzer keeps the first of equals (a day's first evidence row) or sums
     # floats, the same order gives the same figures to the last digit.
-    tables = {name: _canonical(data.filter(pl.col("_table") == name), name).unique(maintain_order=True)
-              .sort("src", "src_row", maintain_order=True) for name in PER_WORKER_TABLES}
+    tables = {name: _bucket_table(data, name) for name in PER_WORKER_TABLES}
     tables.update({name: _frame(payload) for name, payload in broadcast.value.items()})
     case = Case({name: frame.lazy() for name, frame in tables.items()}, tz=tz)
     with context.shared(case, references={name: _frame(payload) for name, payload in references.value.items()}):
@@ -273,17 +275,35 @@ def _analyse_bucket(rows, broadcast, references, tz: str, settings: Settings):
     findings = mine(result.findings)
     out = [("findings", "-", findings),
            ("evidence", "-", result.evidence.join(findings.select("finding_id"), on="finding_id", how="semi")),
-           ("station_of", "-", mine(Inputs(case, settings).stations.select(WORKER, "station_id"))),
-           ("worker_platforms", "-", mine(tables["orders"].select(WORKER, "platform").unique())),
+           ("station_of", "-", mine(_station_of(Inputs(case, settings)))),
+           ("worker_platforms", "-", mine(_worker_platforms(tables["orders"]))),
            *(("reference", name, frame) for name, frame in built.items())]
     for name, frame in result.measures.items():
-        if name in POPULATION_MEASURES:
+        # an analyzer's "none" as a frame without columns is left out: the driver takes the empty case's
+        if name in POPULATION_MEASURES or not frame.width:
             continue
         if WORKER not in frame.columns:
             raise ValueError(f"measure {name!r} has no worker_id: add it to POPULATION_MEASURES in "
                              "auditor/engines/spark.py with how to build it from all workers")
         out.append(("measure", name, mine(frame)))
     return _payload_table(bucket, out)
+
+
+def _bucket_table(data: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Table ``name``'s rows of a bucket, only its own columns (the union carries every table's).
+    Only messages can arrive twice (a conversation routed as the worker's own and as a copy)."""
+    frame = _canonical(data.lazy().filter(pl.col("_table") == name).select(list(schema.TABLES[name])).collect(), name)
+    if name == "messages":
+        frame = frame.unique(maintain_order=True)
+    return frame.sort("src", "src_row", maintain_order=True)
+
+
+def _station_of(inputs: Inputs) -> pl.DataFrame:
+    return inputs.stations.select(WORKER, "station_id")
+
+
+def _worker_platforms(orders: pl.DataFrame) -> pl.DataFrame:
+    return orders.select(WORKER, "platform").unique()
 
 
 def _keyed_reference(orders, name: str, keyed: Keyed, tz: str, settings: Settings) -> pl.DataFrame:
@@ -295,7 +315,7 @@ def _keyed_reference(orders, name: str, keyed: Keyed, tz: str, settings: Setting
     empty = _reference(Case({}, tz=tz), name, keyed.use, settings)  # its columns, also for a case without orders
     # widest first: a group can give fewer columns (rate_changes without a change), which come later
     frames = sorted([empty, *(frame for _, _, _, frame in _collect(groups))], key=lambda frame: -frame.width)
-    return _concat(frames).sort(keyed.column)
+    return _concat(frames, empty).sort(keyed.column)
 
 
 def _reference_of_group(rows, name: str, use: Callable, tz: str, settings: Settings):
@@ -367,10 +387,11 @@ def _grouped(results: list[tuple[int, str, str, pl.DataFrame]]) -> dict[str, dic
     return parts
 
 
-def _concat(frames: list[pl.DataFrame], empty: pl.DataFrame | None = None) -> pl.DataFrame:
-    if not frames:
-        return pl.DataFrame() if empty is None else empty
-    return pl.concat(frames, how="diagonal_relaxed")
+def _concat(frames: list[pl.DataFrame], empty: pl.DataFrame) -> pl.DataFrame:
+    """One part from every group that gave it (a column some group lacks is null there), else
+    ``empty``: its columns without rows. Never a frame without columns, whose readers fail to find
+    theirs ("unable to find column worker_id; valid columns: []")."""
+    return pl.concat(frames, how="diagonal_relaxed") if frames else empty
 
 
 def _population_measures(measures: dict[str, pl.DataFrame], station_of: pl.DataFrame,
