@@ -111,12 +111,28 @@ def main() -> None:
             if stage == "ingest":
                 shutil.rmtree(case, ignore_errors=True)
             once = stage in ONCE and riders >= 3000
-            entry[stage] = measure(stage, data, case, out, 1 if once else args.repeats, args.timeout)
+            report = out.with_name(f"report-{stage}")  # its own: a check must not read another stage's files
+            shutil.rmtree(report, ignore_errors=True)
+            entry[stage] = measure(stage, data, case, report, 1 if once else args.repeats, args.timeout)
+            if stage == "spark" and "error" not in entry[stage]:
+                entry[stage]["equal_to_local"] = equal_to_local(case, report, args.timeout)
         if "wall_s_min" in entry.get("audit", {}) and "wall_s_min" in entry.get("floor", {}):
             entry["audit_over_floor"] = round(entry["audit"]["wall_s_min"] / entry["floor"]["wall_s_min"], 1)
         figures["sizes"][str(riders)] = entry
         print(json.dumps({riders: {k: entry[k] for k in ("simulate_s", "audit_over_floor") if k in entry}}), flush=True)
         write(figures, "city_small.json" if args.small else "city.json")  # after each size: a long run reports as it goes
+
+
+def equal_to_local(case: Path, report: Path, timeout: float) -> dict:
+    """The Spark report compared with the local engine's audit (benchmarks/engines_equal.py), untimed."""
+    try:
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.engines_equal", str(case), str(report)],
+                              capture_output=True, text=True, check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"stopped after the --timeout of {timeout:.0f} s"}
+    if proc.returncode:
+        return {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def simulated(data: Path, city: dict, reuse: bool) -> dict:

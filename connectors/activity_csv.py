@@ -65,10 +65,11 @@ def events(raw: pl.DataFrame, path: Path, tz: str) -> tuple[pl.DataFrame, list[R
     parsed = {"ts": (ts, "event_time"), "kind": (kind, "event"), "lon": (number("lon"), "lon"),
               "lat": (number("lat"), "lat")}
     frame, bad = check_rows(raw, parsed, required=("rider_id", "ts", "kind"))
-    unplaced = (pl.col("kind") == "gps") & (pl.col("lon").is_null() | pl.col("lat").is_null())
+    unplaced = frame.select((pl.col("kind") == "gps") & (pl.col("lon").is_null() | pl.col("lat").is_null())).to_series()
     bad += [Rejection(line, "row-missing-field", "a gps event needs lon and lat")
             for line in frame.filter(unplaced)["src_row"]]
-    frame = frame.filter(~unplaced)
+    if not (~unplaced).fill_null(False).all():  # the usual log keeps every row: no copy of it
+        frame = frame.filter(~unplaced)
     platform = pl.lit(platform_of(path), pl.String)
     frame = frame.with_columns(worker_id=pl.col("rider_id").str.strip_chars(), platform=platform)
     return frame, bad, basis

@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import csv
 import fnmatch
+import functools
 import io
 import json
 import re
@@ -37,6 +38,7 @@ BINARY = {".xlsx": b"PK\x03\x04", ".parquet": b"PAR1"}  # table files read by th
 PY_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 # fastexcel writes a time-of-day cell (a fraction of a day) as a moment of Excel's day 0
 EXCEL_DAY_ZERO = "1899-12-31"
+FILE_ROWS = 1 << 40  # more lines than a file has: numbers the rows of several files read together apart
 
 
 @dataclass(frozen=True)
@@ -257,6 +259,7 @@ def header_fields(path: Path, text: str) -> tuple[list[str], str]:
     return [h.strip().strip('"') for h in first.split(delimiter)], delimiter
 
 
+@functools.lru_cache(maxsize=1 << 14)  # every sniff of every file compares the same few names
 def normalised(name: str) -> str:
     """A column name compared loosely: case, spaces, brackets and punctuation do not matter."""
     return re.sub(r"[^0-9a-z\u4e00-\u9fff]+", "_", name.strip().lower()).strip("_")
@@ -273,6 +276,7 @@ def map_columns(header: list[str], aliases: dict[str, tuple[str, ...]]) -> dict[
     return mapped
 
 
+@functools.lru_cache(maxsize=8)  # the connectors sniff one file's head in turn: decoded once
 def head_text(head: bytes) -> str:
     """The first bytes as text for sniffing, tolerant of a cut multi-byte character."""
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -343,8 +347,56 @@ def read_csv_file(path: Path, required: tuple[str, ...], delimiter: str = ","
     return *read_csv_rows(path, text, required, delimiter), encoding
 
 
-def _whole_csv(data: bytes, required: tuple[str, ...], delimiter: str) -> tuple[pl.DataFrame, str] | None:
-    """The records of a well-formed UTF-8 CSV as ``read_csv_rows`` gives them, or None for any other file."""
+def read_csv_files(paths: list[Path], required: tuple[str, ...], delimiter: str = ","
+                   ) -> tuple[list[pl.DataFrame], dict[int, tuple[list[Rejection], int, str] | SourceError]]:
+    """``read_csv_file`` of many small files at once (a city's chat exports): their frames, each row's
+    file numbered in ``_file`` (from 0), and per file its rejections, rows read and encoding, or its
+    SourceError. Files polars can read whole that share a header are parsed in one pass over their
+    records joined: each file ends with a newline outside any quote, so each parses as it would alone."""
+    frames: list[pl.DataFrame] = []
+    outcome: dict[int, tuple[list[Rejection], int, str] | SourceError] = {}
+
+    def alone(i: int) -> None:
+        try:
+            frame, rejections, rows_read, encoding = read_csv_file(paths[i], required, delimiter)
+        except SourceError as err:
+            outcome[i] = err
+            return
+        frames.append(frame.with_columns(_file=pl.lit(i, pl.Int32)))
+        outcome[i] = rejections, rows_read, encoding
+
+    joinable: dict[tuple[str, ...], list[tuple[int, bytes, _Layout]]] = {}
+    for i, path in enumerate(paths):
+        data = path.read_bytes()
+        layout = _csv_layout(data, required, delimiter)
+        if layout is not None and data.endswith(b"\n"):
+            joinable.setdefault(tuple(layout.header), []).append((i, data, layout))
+        else:
+            alone(i)
+    for header, files in joinable.items():
+        frame = _joined_csv(list(header), files, delimiter)
+        if frame is None:  # one of them breaks the joined read: each is read alone, to tell which
+            for i, _, _ in files:
+                alone(i)
+            continue
+        frames.append(frame)
+        outcome.update({i: ([], layout.starts.size, layout.encoding) for i, _, layout in files})
+    return frames, outcome
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What a well-formed UTF-8 CSV shows before polars parses it (``_csv_layout``)."""
+
+    header: list[str]
+    encoding: str
+    body: int  # where the first record starts
+    starts: np.ndarray  # the line of each record, from 0 for the line after the header
+    outside: int  # the delimiters outside quoted sections in the records
+
+
+def _csv_layout(data: bytes, required: tuple[str, ...], delimiter: str) -> _Layout | None:
+    """The layout of a CSV polars may read whole as ``read_csv_rows`` would read it, or None."""
     if not data or data.isspace() or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None
     encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
@@ -355,18 +407,51 @@ def _whole_csv(data: bytes, required: tuple[str, ...], delimiter: str) -> tuple[
     begins, starts = lines
     header = _plain_header(data[len(codecs.BOM_UTF8) if encoding == "utf-8-sig" else 0:begins[0] - 1], required,
                            delimiter)
-    if header is None or (b'"' not in data and data.count(b"\r") != data.count(b"\r\n")):
+    quoted = b'"' in data
+    if header is None or (not quoted and b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
         return None  # without quotes read_csv_rows splits lines itself and keeps a CR that polars drops
+    body = int(begins[starts[0]])
+    return _Layout(header, encoding, body, starts, _outside_delimiters(data, raw, body, delimiter, quoted))
+
+
+def _whole_csv(data: bytes, required: tuple[str, ...], delimiter: str) -> tuple[pl.DataFrame, str] | None:
+    """The records of a well-formed UTF-8 CSV as ``read_csv_rows`` gives them, or None for any other file."""
+    layout = _csv_layout(data, required, delimiter)
+    if layout is None:
+        return None
     try:
-        frame = pl.read_csv(data, skip_lines=1, has_header=False, new_columns=header, separator=delimiter,
+        frame = pl.read_csv(data, skip_lines=1, has_header=False, new_columns=layout.header, separator=delimiter,
                             quote_char='"', infer_schema=False, raise_if_empty=False)
     except pl.exceptions.PolarsError:  # not UTF-8, or a record polars cannot split: the line reader decides
         return None
-    if frame.height != starts.size or not _full_width(frame, raw, begins[starts], delimiter):
+    if frame.height != layout.starts.size or not _full_width(frame, layout.outside):
         return None
-    frame = frame.with_columns(src_row=pl.Series(starts + 2, dtype=pl.Int64))  # line 1 is the header
-    quoted_empty = [h for h in header if (frame[h] == "").any()]  # polars reads "" as empty, not null
-    return frame.with_columns([pl.when(pl.col(h) != "").then(pl.col(h)).alias(h) for h in quoted_empty]), encoding
+    return _numbered(frame, layout.starts + 2), layout.encoding  # line 1 is the header
+
+
+def _joined_csv(header: list[str], files: list[tuple[int, bytes, _Layout]], delimiter: str) -> pl.DataFrame | None:
+    """``_whole_csv`` of several files (number, bytes, layout) sharing ``header``, parsed in one pass
+    over their records joined, with ``_file``; None where that read fails or does not check out."""
+    try:
+        frame = pl.read_csv(b"".join(data[layout.body:] for _, data, layout in files), has_header=False,
+                            new_columns=header, separator=delimiter, quote_char='"', infer_schema=False,
+                            raise_if_empty=False)
+    except pl.exceptions.PolarsError:
+        return None
+    if frame.height != sum(layout.starts.size for _, _, layout in files) or not _full_width(
+            frame, sum(layout.outside for _, _, layout in files)):
+        return None
+    lines = np.concatenate([layout.starts + 2 for _, _, layout in files])
+    numbers = np.repeat([i for i, _, _ in files], [layout.starts.size for _, _, layout in files]).astype(np.int32)
+    return _numbered(frame, lines).with_columns(_file=pl.Series(numbers, dtype=pl.Int32))
+
+
+def _numbered(frame: pl.DataFrame, lines: np.ndarray) -> pl.DataFrame:
+    """Records read by polars with ``src_row``, and a quoted empty value null, as ``read_csv_rows`` gives it."""
+    empties = frame.select(pl.all().eq("").any()).row(0)  # polars reads "" as empty, not null
+    quoted_empty = [h for h, empty in zip(frame.columns, empties) if empty]
+    return frame.with_columns([pl.when(pl.col(h) != "").then(pl.col(h)).alias(h) for h in quoted_empty],
+                              src_row=pl.Series(lines, dtype=pl.Int64))
 
 
 def _record_lines(raw: np.ndarray, delimiter: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -405,19 +490,21 @@ def _plain_header(line: bytes, required: tuple[str, ...], delimiter: str) -> lis
     return header if len(set(header)) == len(header) and all(c in header for c in required) else None
 
 
-def _full_width(frame: pl.DataFrame, raw: np.ndarray, begins: np.ndarray, delimiter: str) -> bool:
-    """Whether every record has every field: polars raises for a record with too many and fills one
-    with too few out with nulls, so only a record whose last field is null is counted, as its
-    delimiters less those inside its values."""
-    short = frame[frame.columns[-1]].is_null().arg_true().to_numpy()
-    if not short.size:
-        return True
-    delimiters = np.flatnonzero(raw == ord(delimiter))
-    ends = np.append(begins[1:], len(raw))
-    written = np.searchsorted(delimiters, ends[short]) - np.searchsorted(delimiters, begins[short])
-    quoted = frame[short].select(pl.sum_horizontal(pl.col(c).str.count_matches(delimiter, literal=True).fill_null(0)
-                                                   for c in frame.columns)).to_series().to_numpy()
-    return bool((written - quoted == len(frame.columns) - 1).all())
+def _outside_delimiters(data: bytes, raw: np.ndarray, first: int, delimiter: str, quoted: bool) -> int:
+    """The delimiters from ``first`` on outside quoted sections: with an even number of quotes
+    before them, as ``_record_lines`` decides where records start."""
+    if not quoted:
+        return data.count(delimiter.encode(), first)
+    at = np.flatnonzero(raw[first:] == ord(delimiter)) + first
+    return int(np.count_nonzero(np.searchsorted(np.flatnonzero(raw == ord('"')), at) % 2 == 0))
+
+
+def _full_width(frame: pl.DataFrame, outside: int) -> bool:
+    """Whether every record has every field. polars raises for a record with too many and fills one
+    with too few out with nulls, so every record is full exactly when the delimiters outside quoted
+    sections (``outside``) number one less than the fields in each record: counted over the whole
+    file at once, not record by record."""
+    return outside == frame.height * (frame.width - 1)
 
 
 def _wrong_width(line: int, fields: int, header: list[str], note: str = "") -> Rejection:
@@ -535,6 +622,19 @@ def check_rows(frame: pl.DataFrame, parsed: dict[str, tuple[pl.Expr, str]], requ
     kept = out.filter(~pl.col("_suspect")).merge_sorted(
         checked.filter(pl.col("_problems").list.len() == 0).drop("_problems"), key="_row")
     return kept.with_columns(**outputs).drop("_row", "_suspect", *(f"_parsed_{name}" for name in parsed)), rejections
+
+
+def check_file_rows(frame: pl.DataFrame, parsed: dict[str, tuple[pl.Expr, str]], required: tuple[str, ...],
+                    files: int) -> tuple[pl.DataFrame, list[list[Rejection]]]:
+    """``check_rows`` over the rows of several files read together (``_file`` numbers them from 0),
+    with each file's rejections: the check runs once, on rows numbered ``file * FILE_ROWS + src_row``."""
+    numbered = frame.with_columns(_src_row=pl.col("src_row"),
+                                  src_row=pl.col("_file").cast(pl.Int64) * FILE_ROWS + pl.col("src_row"))
+    checked, bad = check_rows(numbered, parsed, required)
+    rejections: list[list[Rejection]] = [[] for _ in range(files)]
+    for r in bad:
+        rejections[r.line // FILE_ROWS].append(Rejection(r.line % FILE_ROWS, r.code, r.reason))
+    return checked.with_columns(src_row=pl.col("_src_row")).drop("_src_row"), rejections
 
 
 def local_time(raw: str, fmt: str, tz: str) -> pl.Expr:

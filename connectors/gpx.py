@@ -22,8 +22,8 @@ from xml.parsers import expat
 
 import polars as pl
 
-from connectors.base import (PY_WHITESPACE, ReadOptions, ReadResult, Rejection, SourceError, check_rows, empty_named,
-                             finish, head_text, iso_time, number, owner_unknown)
+from connectors.base import (PY_WHITESPACE, ReadOptions, ReadResult, Rejection, SourceError, check_file_rows,
+                             empty_named, finish, head_text, iso_time, number, owner_unknown)
 
 NAME = "gpx"
 TABLES = ("activity",)
@@ -58,21 +58,52 @@ def _local(tag: str) -> str:
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
+    result = read_many([path], [options])[0]
+    if isinstance(result, SourceError):
+        raise result
+    return result
+
+
+def read_many(paths: list[Path], options: list[ReadOptions]) -> list[ReadResult | SourceError]:
+    """Tracks read together (a city's phones give thousands): each file's points are found alone,
+    then all points (``_file`` numbering the files) are checked in one pass and parted again. Each
+    file gets what ``read`` gives it alone, or its SourceError."""
+    results: list[ReadResult | SourceError | None] = [None] * len(paths)
+    points, found = [], {}
+    for i, (path, opts) in enumerate(zip(paths, options)):
+        try:
+            file_points, track, rejections = _points(path, opts)
+            owner, whence = _owner(path, opts, track.names)
+        except SourceError as err:
+            results[i] = err
+            continue
+        points.append(file_points.with_columns(_file=pl.lit(i, pl.Int32), _owner=pl.lit(owner, pl.String)))
+        found[i] = file_points.height, track, rejections, owner, whence
+    if not points:
+        return results
+    parsed = {"ts": (iso_time("time", "UTC"), "time"),  # GPX times are UTC by the standard
+              "lat": (pl.when(number("lat").abs() <= 90).then(number("lat")), "lat"),
+              "lon": (pl.when(number("lon").abs() <= 180).then(number("lon")), "lon")}
+    frame, bad = check_file_rows(pl.concat(points, how="vertical_relaxed"), parsed, ("ts", "lat", "lon"), len(paths))
+    files = frame["_file"]
+    frame = finish("activity", frame.with_columns(worker_id=pl.col("_owner"), kind=pl.lit("gps"),
+                                                  platform=pl.lit(None, pl.String)))
+    parts = frame.with_columns(files).partition_by("_file", as_dict=True, include_key=False, maintain_order=True)
+    for i, (height, track, rejections, owner, whence) in found.items():
+        detected = {"format": f"GPX {track.version or '(no version)'}", "encoding": "XML (declared)",
+                    "time basis": "UTC", "owner": f"{owner} ({whence})"}
+        results[i] = ReadResult({"activity": parts.get((i,), frame.clear())}, height + len(rejections),
+                                rejections + bad[i], detected)
+    return results
+
+
+def _points(path: Path, options: ReadOptions) -> tuple[pl.DataFrame, _Track, list[Rejection]]:
+    """The raw points of one file, what surrounds them, and the break of a truncated file."""
     data = path.read_bytes()
     if not data or data.isspace():
         raise SourceError(path, "the file is empty; expected a GPX document with <trkpt> points", code="file-empty")
     plain = _plain_points(path, data, names_needed=options.owner is None)
-    points, track, rejections = plain if plain is not None else _parsed_points(path)
-    owner, whence = _owner(path, options, track.names)
-    parsed = {"ts": (iso_time("time", "UTC"), "time"),  # GPX times are UTC by the standard
-              "lat": (pl.when(number("lat").abs() <= 90).then(number("lat")), "lat"),
-              "lon": (pl.when(number("lon").abs() <= 180).then(number("lon")), "lon")}
-    frame, bad = check_rows(points, parsed, required=("ts", "lat", "lon"))
-    frame = frame.with_columns(worker_id=pl.lit(owner), kind=pl.lit("gps"), platform=pl.lit(None, pl.String))
-    detected = {"format": f"GPX {track.version or '(no version)'}", "encoding": "XML (declared)", "time basis": "UTC",
-                "owner": f"{owner} ({whence})"}
-    return ReadResult({"activity": finish("activity", frame)}, points.height + len(rejections),
-                      rejections + bad, detected)
+    return plain if plain is not None else _parsed_points(path)
 
 
 def _walk(path: Path, events, track: _Track) -> None:

@@ -237,7 +237,9 @@ def _read_lines(blocks, dtype: pl.DataType, fields: Fields, numeric: frozenset[s
     for typed in _typed_blocks(blocks, dtype, fields, numeric):
         confirmed = typed.filter("_suspect").filter(pl.col("text").str.contains(pattern)).select("src_row", "text")
         walks.append(pl.concat([typed.filter("_unreadable").select("src_row", "text"), confirmed]))
-        kept = typed.filter(~pl.col("_unreadable")).join(confirmed, on="src_row", how="anti", maintain_order="left")
+        kept = typed.filter(~pl.col("_unreadable"))
+        if confirmed.height:  # the usual block has none: no join
+            kept = kept.join(confirmed, on="src_row", how="anti", maintain_order="left")
         raws.append(kept.select("src_row", *fields))
         present = {s: present[s] or seen for s, seen in _presence(kept, fields).items()}
     walked = pl.concat(walks).sort("src_row")

@@ -14,6 +14,7 @@ parse applies to any of them."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -39,6 +40,7 @@ NUMBERS = ("pickup_lon", "pickup_lat", "dropoff_lon", "dropoff_lat", "distance_m
 TEXTS = ("order_id", "worker_id", "station_id", "zone_id", "penalty_reason")
 # the columns without which a dispatch cannot be attributed or placed in time (platform comes from the preset)
 REQUIRED = tuple(c for c in schema.KEYS["orders"] if c not in ("platform", "outcome"))
+SCORED_CHARS = 20000  # the start of a file a preset is picked by
 
 
 @dataclass(frozen=True)
@@ -184,17 +186,44 @@ def _raw_frame(path: Path, kind: str, header: list[str], family: str, options: R
     """The preset that fits the file, its encoding, and its rows as the all-String frame (with the
     rejections, rows read and source names found). The decoded text ends here: a large export's
     text need not be held while its rows are parsed."""
+    if kind == "csv" and (guessed := _utf8_csv_frame(path, options)) is not None:
+        return guessed
     text, encoding = ("", kind.lstrip(".")) if kind in BINARY else decode(path)
     candidates = [p for p in presets(options.presets) if p.format == family]
     if not candidates:
         raise SourceError(path, f"no {family} preset in {PRESET_DIR.name}/ or case.toml presets", code="file-unrecognised")
-    preset = max(candidates, key=lambda p: _header_score(p, header) if header else _score(p, text[:20000]))
+    preset = max(candidates, key=lambda p: _header_score(p, header) if header else _score(p, text[:SCORED_CHARS]))
     if kind in BINARY:
         return preset, encoding, _binary_frame(path, preset)
     if kind == "csv":
         return preset, encoding, _csv_frame(path, preset)
     return preset, encoding, json_records.read_records(path, text, kind, preset.records, preset.fields(),
                                                        preset.numeric_sources())
+
+
+def _utf8_csv_frame(path: Path, options: ReadOptions
+                    ) -> tuple[Preset, str, tuple[pl.DataFrame, list[Rejection], int, set[str]]] | None:
+    """``_raw_frame`` of a CSV whose preset its first characters pick, read as UTF-8, without decoding
+    the whole file first (a city's export is a gigabyte): right when the file reads as UTF-8, as
+    nearly every export does; None (``_raw_frame`` decodes it first) for any other file."""
+    with path.open("rb") as fh:
+        head = fh.read(4 * SCORED_CHARS + len(codecs.BOM_UTF8))  # a character has at most 4 bytes
+    candidates = [p for p in presets(options.presets) if p.format == "csv"]
+    if head.isspace() or not head or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or not candidates:
+        return None
+    try:
+        # an incremental decoder keeps a character cut at the end back instead of failing on it
+        text = codecs.getincrementaldecoder("utf-8")().decode(head.removeprefix(codecs.BOM_UTF8))
+    except UnicodeDecodeError:
+        return None
+    preset = max(candidates, key=lambda p: _score(p, text[:SCORED_CHARS]))
+    try:
+        raw, rejections, rows_read, encoding = read_csv_file(path, required=(), delimiter=preset.delimiter)
+    except SourceError:
+        return None
+    if encoding not in ("utf-8", "utf-8-sig"):
+        return None
+    return preset, encoding, (raw, rejections, rows_read, set(raw.columns) - {"src_row"})
 
 
 def _parsers(preset: Preset, tz: str) -> dict[str, tuple[pl.Expr, str]]:

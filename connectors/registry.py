@@ -1,22 +1,27 @@
 """Detect the format of each input file, read it with its connector, and build a Case.
 
-Each file's canonical tables are written to Parquet as soon as the file is read (``_Spill``: one
-file per source and table in a scratch folder that the Case owns, see ``auditor.case``), so the
-Case's tables are lazy scans of those files and a city's rows are never all in memory."""
+Each file's canonical tables are written to Parquet soon after the file is read (``_Spill``: small
+files' tables gathered into one Parquet file per table and SPILL_BYTES, in a scratch folder that the
+Case owns, see ``auditor.case``), so the Case's tables are lazy scans of those files and a city's
+rows are never all in memory. Consecutive files of a connector with ``read_many`` (many small
+exports of one kind, such as a city's chat exports) are read together, in one polars pass."""
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import importlib
 import os
 import tempfile
 import time
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from types import ModuleType
 
+import numpy as np
 import polars as pl
 
 from auditor.case import Case, Rejected, Scratch, Source, sha256
@@ -61,10 +66,19 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 # tables a connector hands to load for a step over the whole case, not canonical: weekly rules become schedules
 STAGED = (roster_weekly.RULES,)
 PLAUSIBLE_GRACE = timedelta(days=1)
+# a table's frames from small files are written together once they hold this much (one Parquet file each)
+SPILL_BYTES = 16 << 20
+# files read by one ``read_many`` call at most: their text and frames are held together
+BATCH_FILES, BATCH_BYTES = 256, 16 << 20
+
+
+@functools.cache
+def _modules() -> tuple[ModuleType, ...]:
+    return tuple(importlib.import_module(f"connectors.{name}") for name in CONNECTOR_MODULES)
 
 
 def connectors() -> list[ModuleType]:
-    return [importlib.import_module(f"connectors.{name}") for name in CONNECTOR_MODULES]
+    return list(_modules())
 
 
 @dataclass
@@ -97,7 +111,7 @@ def detect(path: Path, options: ReadOptions | None = None) -> tuple[ModuleType |
     with path.open("rb") as fh:
         head = fh.read(HEAD_BYTES)
     best, confidence = None, 0.0
-    for module in connectors():
+    for module in _modules():
         # a connector whose recognition depends on the case (the user's presets) takes the options as well
         takes_options = module.sniff.__code__.co_argcount > 2
         score = module.sniff(path, head, options) if takes_options else module.sniff(path, head)
@@ -117,8 +131,9 @@ def discover(paths: list[Path]) -> tuple[Path, list[Path], CaseConfig]:
     for p in paths:
         files.extend(sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p])
     settings = {CASE_FILE, *config.presets}  # the case's own settings files are not exports
-    kept = [f for f in files if _relative(f, root) not in settings and f.name != CASE_FILE
-            and not _excluded(f, root, config.exclude)]
+    base = root.resolve()
+    kept = [f for f in files if (rel := _relative_to(f, base)) not in settings and f.name != CASE_FILE
+            and not any(fnmatch.fnmatch(rel, pat) for pat in config.exclude)]
     return root, kept, config
 
 
@@ -135,27 +150,37 @@ def load(paths: list[str | Path] | str | Path, tz: str | None = None, progress=N
     tables_folder = Scratch()  # the Case's from here on; extracted archives have a scratch folder of their own
     spill = _Spill(tables_folder.path)
     sources: list[Source] = []
+    batch = _Batch(spill)
 
     def read(path: Path, rel: str, source: Source) -> None:
         sources.append(source)
         if progress:
             progress(rel)
-        _read_one(path, source, ReadOptions(tz=tz, owner=_owner(config.owners, rel), presets=presets), spill)
+        batch.add(path, source, ReadOptions(tz=tz, owner=_owner(config.owners, rel), presets=presets))
 
-    with tempfile.TemporaryDirectory(prefix="auditor-archives-") as scratch:
+    base = root.resolve()
+    # files are hashed on a thread of their own while others are read (hashlib lets go of the GIL)
+    with (ThreadPoolExecutor(max_workers=1) as hasher,
+          tempfile.TemporaryDirectory(prefix="auditor-archives-") as scratch):
+        hashes = []
         for path in files:
-            rel = _relative(path, root)
+            rel = _relative_to(path, base)
             source = Source(src=_src_id(len(sources) + 1), name=path.name, path=rel, size=path.stat().st_size,
-                            sha256=sha256(path), connector=None)
+                            sha256="", connector=None)
             if not archives.is_archive(path):
+                hashes.append((source, hasher.submit(sha256, path)))
                 read(path, rel, source)
                 continue
+            source.sha256 = sha256(path)  # its members' entries name it
             sources.append(source)
             for entry, extracted in _open_archive(path, rel, source, Path(scratch) / source.src, len(sources) + 1):
                 if extracted is None:
                     sources.append(entry)  # refused: listed with the reason, never read
                 else:
                     read(extracted, entry.path, entry)
+        batch.flush()  # before the extracted members go
+        for source, digest in hashes:
+            source.sha256 = digest.result()
     case = Case(tables={name: _table(spill, name) for name in schema.TABLES}, tz=tz, sources=sources,
                 settings={"case": config.extra}, scratch=tables_folder)
     if rules := spill.staged.get(roster_weekly.RULES):
@@ -164,26 +189,111 @@ def load(paths: list[str | Path] | str | Path, tz: str | None = None, progress=N
     return case
 
 
+class _Batch:
+    """Files waiting to be read: consecutive files of one connector with ``read_many`` are read
+    together (up to BATCH_FILES and BATCH_BYTES); any other file is read alone, in its turn."""
+
+    def __init__(self, spill: _Spill):
+        self.spill = spill
+        self.files: list[tuple[Path, Source, ReadOptions]] = []
+        self.module: ModuleType | None = None
+        self.bytes = 0
+
+    def add(self, path: Path, source: Source, options: ReadOptions) -> None:
+        module = _detected(path, source, options)
+        if module is None:
+            return
+        if (module is not self.module or len(self.files) >= BATCH_FILES or self.bytes >= BATCH_BYTES
+                or (self.files and self.files[-1][2].tz != options.tz)):  # read_many takes one time zone
+            self.flush()
+        self.module = module
+        self.files.append((path, source, options))
+        self.bytes += source.size
+        if not hasattr(module, "read_many"):
+            self.flush()
+
+    def flush(self) -> None:
+        """Read the waiting files and record what became of each."""
+        if not self.files:
+            return
+        module, files = self.module, self.files
+        self.files, self.module, self.bytes = [], None, 0
+        if hasattr(module, "read_many"):
+            results = module.read_many([path for path, _, _ in files], [options for _, _, options in files])
+        else:
+            results = [_read(module, files[0][0], files[0][2])]
+        _record_all([(path, source, result) for (path, source, _), result in zip(files, results)], self.spill)
+
+
+def _record_all(read: list[tuple[Path, Source, ReadResult | SourceError]], spill: _Spill) -> None:
+    """``_record`` of each file read. Files read together whose rows are all plausible (the usual
+    case: ``_plausible`` would change nothing) have their tables validated and spilled as one."""
+    if len(read) == 1 or not _all_plausible([(path, result) for path, _, result in read]):
+        for path, source, result in read:
+            _record(path, source, result, spill)
+        return
+    frames: dict[str, list[tuple[str, pl.DataFrame]]] = {}
+    for path, source, result in read:
+        for name, frame in (_accounted(path, source, result, judged=True) or {}).items():
+            frames.setdefault(name, []).append((source.src, frame.with_columns(src=pl.lit(source.src))))
+    for name, parts in frames.items():
+        _spill_together(spill, name, parts)
+
+
+def _spill_together(spill: _Spill, name: str, parts: list[tuple[str, pl.DataFrame]]) -> None:
+    """Several files' frames of a table (with their source ids) validated and spilled as one; where
+    they fail together, each is validated alone, so the error is the one its file gives."""
+    together = None
+    if name not in STAGED:
+        try:
+            together = schema.validate(name, pl.concat([frame for _, frame in parts], rechunk=False))
+        except (schema.SchemaError, pl.exceptions.PolarsError):
+            pass
+    if together is not None:
+        spill.add(name, parts[0][0], together)
+        return
+    for src, frame in parts:
+        spill.add(name, src, frame if name in STAGED else schema.validate(name, frame))
+
+
 class _Spill:
     """The canonical tables read so far, as Parquet files (per table, in reading order, with their
-    row counts); tables a connector stages for a step over the whole case (``STAGED``) stay in memory."""
+    row counts); tables a connector stages for a step over the whole case (``STAGED``) stay in memory.
+    Small frames wait (``pending``) until a table's hold SPILL_BYTES: one Parquet file per file
+    read cost more than reading a small file."""
 
     def __init__(self, folder: Path):
         self.folder = folder
         self.parts: dict[str, list[tuple[Path, int]]] = {}
         self.staged: dict[str, list[pl.DataFrame]] = {}
+        self.pending: dict[str, list[tuple[str, pl.DataFrame]]] = {}
+        self.pending_bytes: dict[str, int] = {}
 
     def add(self, table: str, name: str, frame: pl.DataFrame) -> None:
         if table in STAGED:
             self.staged.setdefault(table, []).append(frame)
         elif not frame.is_empty():
-            path = self.folder / table / f"{name}.parquet"
-            path.parent.mkdir(exist_ok=True)
-            frame.write_parquet(path, compression="lz4")  # read back soon, once or twice: speed over size
-            self.parts.setdefault(table, []).append((path, frame.height))
+            self.pending.setdefault(table, []).append((name, frame))
+            self.pending_bytes[table] = self.pending_bytes.get(table, 0) + frame.estimated_size()
+            if self.pending_bytes[table] >= SPILL_BYTES:
+                self._write(table)
+
+    def _write(self, table: str) -> None:
+        """The table's pending frames as one Parquet file, named after the first and last source in it."""
+        pending = self.pending.pop(table, [])
+        self.pending_bytes.pop(table, None)
+        if not pending:
+            return
+        names = pending[0][0] if len(pending) == 1 else f"{pending[0][0]}-{pending[-1][0]}"
+        frame = pl.concat([frame for _, frame in pending], how="vertical", rechunk=False)
+        path = self.folder / table / f"{names}.parquet"
+        path.parent.mkdir(exist_ok=True)
+        frame.write_parquet(path, compression="lz4")  # read back soon, once or twice: speed over size
+        self.parts.setdefault(table, []).append((path, frame.height))
 
     def scan(self, table: str, index: str | None = None) -> pl.LazyFrame:
         """The table's files as one lazy frame; ``index`` names a row number across them (from 0)."""
+        self._write(table)
         files = [path for path, _ in self.parts.get(table, [])]
         if not files:
             empty = schema.empty(table).lazy()
@@ -192,6 +302,7 @@ class _Spill:
 
     def drop_rows(self, table: str, rows: pl.Series) -> None:
         """Rewrite the files holding ``rows`` (numbered as by ``scan(table, index)``) without them."""
+        self._write(table)
         start = 0
         for n, (path, height) in enumerate(self.parts[table]):
             local = rows.filter(rows.is_between(start, start + height - 1)) - start
@@ -236,17 +347,47 @@ def _open_archive(path: Path, rel: str, source: Source, scratch: Path, first: in
     return entries
 
 
-def _read_one(path: Path, source: Source, options: ReadOptions, spill: _Spill) -> None:
+def _detected(path: Path, source: Source, options: ReadOptions) -> ModuleType | None:
+    """The connector that reads ``path``, named in its source; None (the source says why) when none does."""
     try:
         module, _ = detect(path, options)
         if module is None:
             raise SourceError(path, "no connector recognises this file; see the README's supported inputs",
                               code="file-unrecognised")
-        source.connector = module.NAME
-        result = _plausible(module.read(path, options), path)
     except SourceError as err:
         source.error, source.error_code = str(err), err.code
-        return
+        return None
+    source.connector = module.NAME
+    return module
+
+
+def _read(module: ModuleType, path: Path, options: ReadOptions) -> ReadResult | SourceError:
+    """What the connector reads from ``path``, or the error saying why the file cannot be read."""
+    try:
+        return module.read(path, options)
+    except SourceError as err:
+        return err
+
+
+def _record(path: Path, source: Source, result: ReadResult | SourceError, spill: _Spill) -> None:
+    """What became of a file read (or not: ``result`` is then the error): its source's accounting,
+    and its canonical rows spilled."""
+    for name, frame in (_accounted(path, source, result) or {}).items():
+        frame = frame.with_columns(src=pl.lit(source.src))
+        spill.add(name, source.src, frame if name in STAGED else schema.validate(name, frame))
+
+
+def _accounted(path: Path, source: Source, result: ReadResult | SourceError, judged: bool = False
+               ) -> dict[str, pl.DataFrame] | None:
+    """The source's accounting (or its error) from what reading it gave; the tables to spill, if
+    any. ``judged``: its timestamps are known to be plausible (``_all_plausible``)."""
+    try:
+        if isinstance(result, SourceError):
+            raise result
+        result = result if judged else _plausible(result, path)
+    except SourceError as err:
+        source.error, source.error_code = str(err), err.code
+        return None
     source.detected = {**source.detected, **result.detected}
     source.rows_read, source.rows_kept, source.rows_rejected = result.rows_read, result.rows_kept, result.rows_rejected
     source.rejected = [Rejected(r.line, r.code, r.reason) for r in result.rejections]
@@ -255,18 +396,42 @@ def _read_one(path: Path, source: Source, options: ReadOptions, spill: _Spill) -
         source.error = (f"{path.name}: all {result.rows_read} rows rejected (first: line {first.line}, {first.reason});"
                         " is this the format it looks like?")
         source.error_code = "file-all-rows-rejected"
-        return
+        return None
     if result.rows_rejected:
         source.detected["warning"] = f"{result.rows_rejected} of {result.rows_read} rows rejected (listed with line and reason)"
-    for name, frame in result.tables.items():
-        frame = frame.with_columns(src=pl.lit(source.src))
-        spill.add(name, source.src, frame if name in STAGED else schema.validate(name, frame))
+    return result.tables
+
+
+def _latest(path: Path) -> datetime:
+    """The latest plausible time of a record in ``path``: when it was last written (or now), with grace."""
+    return datetime.fromtimestamp(min(path.stat().st_mtime, time.time()), timezone.utc) + PLAUSIBLE_GRACE
+
+
+def _all_plausible(read: list[tuple[Path, ReadResult | SourceError]]) -> bool:
+    """Whether ``_plausible`` would reject no row of these files: judged per table at once, each
+    row against its own file's time."""
+    results = [(_latest(path), result) for path, result in read if isinstance(result, ReadResult)]
+    for name, columns in PLAUSIBLE_COLUMNS.items():
+        timed = [(latest, result.tables[name]) for latest, result in results
+                 if name in result.tables and result.tables[name].height]
+        if not timed:
+            continue
+        try:
+            frame = pl.concat([frame for _, frame in timed], how="vertical", rechunk=False).select(columns)
+        except pl.exceptions.PolarsError:
+            return False
+        latest = pl.Series(np.repeat(np.array([t.replace(tzinfo=None) for t, _ in timed], dtype="datetime64[us]"),
+                                     [f.height for _, f in timed]))
+        if frame.select(pl.any_horizontal(~pl.col(c).is_between(EARLIEST, pl.lit(latest).dt.replace_time_zone("UTC"))
+                                          for c in columns).fill_null(False).any()).item():
+            return False
+    return True
 
 
 def _plausible(result: ReadResult, path: Path) -> ReadResult:
     """Reject rows timed before 2000 or after the file was last written (with a day's grace for a
     clock or time zone slip): such a time is a parse or export error, not a record."""
-    latest = datetime.fromtimestamp(min(path.stat().st_mtime, time.time()), timezone.utc) + PLAUSIBLE_GRACE
+    latest = _latest(path)
     rejections = list(result.rejections)
     tables = {}
     for name, frame in result.tables.items():
@@ -332,14 +497,14 @@ def _owner(owners: dict[str, str], rel: str) -> str | None:
     return None
 
 
-def _excluded(path: Path, root: Path, patterns: list[str]) -> bool:
-    rel = _relative(path, root)
-    return any(fnmatch.fnmatch(rel, pat) for pat in patterns)
-
-
 def _relative(path: Path, root: Path) -> str:
+    return _relative_to(path, root.resolve())
+
+
+def _relative_to(path: Path, base: Path) -> str:
+    """``path`` relative to the resolved folder ``base`` (its name alone when outside it)."""
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return path.resolve().relative_to(base).as_posix()
     except ValueError:
         return path.name
 

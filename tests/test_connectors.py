@@ -327,6 +327,49 @@ def test_wechat_broken_rows_and_an_unclosed_quote():
     assert (result.rows_read, result.rows_kept) == (6, 2)
 
 
+# ---------------------------------------------------------------- many exports read together
+
+def alone_or_error(module, path: Path, options: ReadOptions):
+    try:
+        return module.read(path, options)
+    except SourceError as err:
+        return err
+
+
+def assert_same_results(together, alone) -> None:
+    for mine, theirs in zip(together, alone, strict=True):
+        if isinstance(theirs, SourceError):
+            assert isinstance(mine, SourceError) and (str(mine), mine.code) == (str(theirs), theirs.code)
+            continue
+        assert (mine.rows_read, mine.rejections) == (theirs.rows_read, theirs.rejections)
+        assert mine.detected == theirs.detected
+        assert mine.tables.keys() == theirs.tables.keys()
+        for name, frame in theirs.tables.items():
+            assert mine.tables[name].equals(frame), name
+
+
+@pytest.mark.parametrize("module, names, owners", [
+    (wechat_csv, ["wechat/wechat_R0007.csv", "wechat/broken/wechat_R0007.csv"], [None, "R0007"]),
+    (gpx, ["gpx/R0003.gpx", "gpx/broken/track.gpx"], [None, "R0003"]),
+], ids=["wechat", "gpx"])
+def test_exports_read_together_give_what_each_gives_alone(tmp_path, module, names, owners):
+    """read_many (the registry's way with a city's thousands of exports) parses the files' rows in one
+    pass: each file still gets its own rows, rejections, notes and errors, as read alone."""
+    paths = []
+    for n, name in enumerate(names):
+        for copy, data in enumerate([(FIXTURES / name).read_bytes()] * 2):
+            paths.append(tmp_path / f"{n}_{copy}{Path(name).suffix}")
+            paths[-1].write_bytes(data)
+    (tmp_path / f"empty{paths[0].suffix}").write_bytes(b"")
+    gbk = tmp_path / f"gbk{paths[0].suffix}"
+    gbk.write_bytes((FIXTURES / names[0]).read_text(encoding="utf-8").encode("gb18030"))
+    paths += [tmp_path / f"empty{paths[0].suffix}", gbk, paths[2]]  # the broken one, again, last
+    options = [ReadOptions(tz=TZ, owner=owners[0] if n % 2 else owners[1]) for n in range(len(paths))]
+    options[-2] = ReadOptions(tz=TZ)  # no owner: found in the file (wechat) or the track name (gpx)
+    alone = [alone_or_error(module, path, opts) for path, opts in zip(paths, options)]
+    assert_same_results(module.read_many(paths, options), alone)
+
+
 # ---------------------------------------------------------------- whatsapp
 
 VARIANTS = sorted((FIXTURES / "whatsapp/variants").glob("*.txt"))

@@ -78,6 +78,31 @@ def test_whole_file_polars_read_equals_the_record_reader(tmp_path_factory, rows,
     assert_same_read(path)
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.lists(value, min_size=2, max_size=4), max_size=6), st.booleans(),
+                          st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]), st.sampled_from(["a,b,c", "c,a,b"])),
+                min_size=1, max_size=5))
+def test_files_read_together_equal_each_read_alone(tmp_path_factory, files):
+    """read_csv_files joins the records of files polars reads whole; each file's rows, rejections,
+    counts and encoding (or error) are what read_csv_file gives it alone."""
+    folder = tmp_path_factory.mktemp("csv")
+    paths = []
+    for n, (rows, final_newline, encoding, header) in enumerate(files):
+        lines = [header] + [",".join(quoted(v) if any(c in v for c in ',"\n\r') else v for v in r) for r in rows]
+        paths.append(folder / f"{n}.csv")
+        paths[-1].write_bytes(("\n".join(lines) + ("\n" if final_newline else "")).encode(encoding))
+    frames, outcome = base.read_csv_files(paths, required=("a",))
+    together = pl.concat(frames, how="diagonal_relaxed") if frames else None
+    for n, path in enumerate(paths):
+        try:
+            frame, *rest = base.read_csv_file(path, required=("a",))
+        except base.SourceError as err:
+            assert isinstance(outcome[n], base.SourceError) and str(outcome[n]) == str(err)
+            continue
+        assert outcome[n] == tuple(rest)
+        assert_frame_equal(together.filter(pl.col("_file") == n).select(frame.columns), frame)
+
+
 @pytest.mark.parametrize("body, rejected", [
     ('1,2,3\n4,5\n6,7,8\n', [(3, "row-wrong-field-count")]),  # polars would fill the missing field
     ('1,2,3\n4,5,6,7\n6,7,8\n', [(3, "row-wrong-field-count")]),  # polars would refuse the whole file
