@@ -3,7 +3,7 @@
     python -m benchmarks            # 1,000 / 3,000 / 10,000 riders × 30 days (long: run in background)
     python -m benchmarks --small    # 50 / 100 / 200 riders × 7 days, under a minute
 
-Each stage runs three times in its own process (wall time and peak RSS; ingest and spark once
+Each stage runs three times in its own process (wall time and peak RSS; spark once
 from 3,000 riders); the figures keep the min and the median. ``--reuse`` keeps a city already
 simulated with the same parameters; ``--stages`` measures some stages only. The scaling exponent k fits time ∝ riders^k over the sizes."""
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 TIMED = ("ingest", "floor", "audit", "worktime", "control", "app", "spark")
-ONCE = ("ingest", "spark")  # minutes each at city scale: measured once per size from 3,000 riders
+ONCE = ("spark",)  # tens of minutes at city scale: measured once per size from 3,000 riders
 SEED, START = 20260427, date(2026, 4, 27)
 
 
@@ -116,11 +116,10 @@ def main() -> None:
             entry[stage] = measure(stage, data, case, report, 1 if once else args.repeats, args.timeout)
             if stage == "spark" and "error" not in entry[stage]:
                 entry[stage]["equal_to_local"] = equal_to_local(case, report, args.timeout)
-        if "wall_s_min" in entry.get("audit", {}) and "wall_s_min" in entry.get("floor", {}):
-            entry["audit_over_floor"] = round(entry["audit"]["wall_s_min"] / entry["floor"]["wall_s_min"], 1)
         figures["sizes"][str(riders)] = entry
-        print(json.dumps({riders: {k: entry[k] for k in ("simulate_s", "audit_over_floor") if k in entry}}), flush=True)
-        write(figures, "city_small.json" if args.small else "city.json")  # after each size: a long run reports as it goes
+        write(figures, "city_small.json" if args.small else "city.json")
+        merged = figures["sizes"][str(riders)]  # after each size: a long run reports as it goes
+        print(json.dumps({riders: {k: merged[k] for k in ("simulate_s", "audit_over_floor") if k in merged}}), flush=True)
 
 
 def equal_to_local(case: Path, report: Path, timeout: float) -> dict:
@@ -161,6 +160,9 @@ def write(figures: dict, name: str) -> None:
                 figures["sizes"][size] = before
             elif before.get("order_rate") == now["order_rate"]:  # the same city: --stages measured a part
                 figures["sizes"][size] = {**{k: v for k, v in before.items() if k in TIMED}, **now}
+    for entry in figures["sizes"].values():  # after the merge: audit and floor may come from different runs
+        if "wall_s_min" in entry.get("audit", {}) and "wall_s_min" in entry.get("floor", {}):
+            entry["audit_over_floor"] = round(entry["audit"]["wall_s_min"] / entry["floor"]["wall_s_min"], 1)
     figures["scaling_exponents"] = {}
     for stage in TIMED:
         done = [int(s) for s, e in figures["sizes"].items() if "wall_s_min" in e.get(stage, {})]
