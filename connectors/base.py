@@ -296,6 +296,14 @@ def header_is(head: bytes, columns: tuple[str, ...], delimiter: str = ",") -> bo
     return bool(first) and tuple(c.strip() for c in first[0].split(delimiter)) == tuple(columns)
 
 
+def read_alone(read_many, path: Path, options: ReadOptions) -> ReadResult:
+    """A connector's ``read`` of one file through its ``read_many`` (the batch path is the one path)."""
+    result = read_many([path], [options])[0]
+    if isinstance(result, SourceError):
+        raise result
+    return result
+
+
 def finish(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     """Conform a connector's frame to the canonical columns (missing optional ones as nulls).
     The registry stamps ``src`` and validates the result against the schema."""

@@ -23,7 +23,7 @@ from xml.parsers import expat
 import polars as pl
 
 from connectors.base import (PY_WHITESPACE, ReadOptions, ReadResult, Rejection, SourceError, check_file_rows,
-                             empty_named, finish, head_text, iso_time, number, owner_unknown)
+                             empty_named, finish, head_text, iso_time, number, owner_unknown, read_alone)
 
 NAME = "gpx"
 TABLES = ("activity",)
@@ -58,10 +58,7 @@ def _local(tag: str) -> str:
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
-    result = read_many([path], [options])[0]
-    if isinstance(result, SourceError):
-        raise result
-    return result
+    return read_alone(read_many, path, options)
 
 
 def read_many(paths: list[Path], options: list[ReadOptions]) -> list[ReadResult | SourceError]:

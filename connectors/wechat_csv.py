@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_file_rows, empty_named, finish,
-                             header_is, integer_columns, local_time, owner_unknown, read_csv_files)
+                             header_is, integer_columns, local_time, owner_unknown, read_alone, read_csv_files)
 
 NAME = "wechat-csv"
 TABLES = ("messages",)
@@ -31,10 +31,7 @@ def sniff(path: Path, head: bytes) -> float:
 
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
-    result = read_many([path], [options])[0]
-    if isinstance(result, SourceError):
-        raise result
-    return result
+    return read_alone(read_many, path, options)
 
 
 def read_many(paths: list[Path], options: list[ReadOptions]) -> list[ReadResult | SourceError]:
