@@ -373,8 +373,10 @@ def _per_group(orders, key: str, measures: Callable[[Inputs], dict], references:
 
 
 def _collect(payloads) -> list[tuple[int, str, str, pl.DataFrame]]:
-    """(bucket, kind, name, frame) of every payload, in bucket order."""
-    rows = payloads.orderBy("bucket", "kind", "name").collect()
+    """(bucket, kind, name, frame) of every payload, in bucket order. Sorted here, not by Spark: an
+    ``orderBy`` samples its input to place the ranges, and that sampling job runs every bucket's
+    analysis once more before the sort runs it again (1,000 riders: 135 s with it, 85 s without)."""
+    rows = sorted(payloads.collect(), key=lambda row: (row["bucket"], row["kind"], row["name"]))
     return [(row["bucket"], row["kind"], row["name"], _frame(bytes(row["payload"]))) for row in rows]
 
 
