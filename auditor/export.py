@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 import polars as pl
@@ -50,7 +50,7 @@ def evidence_with_files(result: Findings, case: Case) -> pl.DataFrame:
 def run_stamp() -> dict:
     """Who wrote an output and when: the head of every manifest (全程留痕)."""
     return {"tool": "platform-work-auditor", "version": __version__,
-            "run_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "run_at": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 def write_manifest(out: Path, manifest: dict) -> Path:

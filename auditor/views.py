@@ -11,7 +11,11 @@ from __future__ import annotations
 import polars as pl
 
 from auditor.analyzers import scorecard
-from auditor.analyzers.intervals import online_intervals, order_intervals, split_local_days
+from auditor.analyzers.intervals import (
+    online_intervals,
+    order_intervals,
+    split_local_days,
+)
 from auditor.case import Case
 from auditor.findings import FAMILIES, Findings
 

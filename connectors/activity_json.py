@@ -17,8 +17,18 @@ from pathlib import Path
 import polars as pl
 
 from connectors.activity_csv import COLUMNS, EVENTS, events, platform_note
-from connectors.base import (ReadOptions, ReadResult, SourceError, cell_text, empty_named, finish, head_text,
-                             load_json, map_columns, record_rows)
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    SourceError,
+    cell_text,
+    empty_named,
+    finish,
+    head_text,
+    load_json,
+    map_columns,
+    record_rows,
+)
 
 NAME = "activity-json"
 TABLES = ("activity",)

@@ -11,8 +11,20 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, empty_named, finish,
-                             head_text, load_json, map_columns, number, owner_unknown)
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    Rejection,
+    SourceError,
+    check_rows,
+    empty_named,
+    finish,
+    head_text,
+    load_json,
+    map_columns,
+    number,
+    owner_unknown,
+)
 from connectors.location_csv import ALIASES, UTC_TIMES, times
 
 NAME = "geojson-points"

@@ -14,7 +14,16 @@ import numpy as np
 import polars as pl
 import shapely
 
-from connectors.base import ReadOptions, ReadResult, Rejection, SourceError, empty_named, finish, head_text, load_json
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    Rejection,
+    SourceError,
+    empty_named,
+    finish,
+    head_text,
+    load_json,
+)
 
 NAME = "geojson-zones"
 TABLES = ("zones",)

@@ -22,8 +22,19 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, empty_named, finish,
-                             head_text, iso_time, load_json, owner_unknown)
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    Rejection,
+    SourceError,
+    check_rows,
+    empty_named,
+    finish,
+    head_text,
+    iso_time,
+    load_json,
+    owner_unknown,
+)
 
 NAME = "google-location"
 TABLES = ("activity",)

@@ -22,8 +22,21 @@ from xml.parsers import expat
 
 import polars as pl
 
-from connectors.base import (PY_WHITESPACE, ReadOptions, ReadResult, Rejection, SourceError, check_file_rows,
-                             empty_named, finish, head_text, iso_time, number, owner_unknown, read_alone)
+from connectors.base import (
+    PY_WHITESPACE,
+    ReadOptions,
+    ReadResult,
+    Rejection,
+    SourceError,
+    check_file_rows,
+    empty_named,
+    finish,
+    head_text,
+    iso_time,
+    number,
+    owner_unknown,
+    read_alone,
+)
 
 NAME = "gpx"
 TABLES = ("activity",)

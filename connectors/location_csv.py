@@ -16,8 +16,22 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, SourceError, check_rows, decode, empty_named, finish, head_text,
-                             header_fields, iso_time, map_columns, number, owner_unknown, read_csv_rows)
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    SourceError,
+    check_rows,
+    decode,
+    empty_named,
+    finish,
+    head_text,
+    header_fields,
+    iso_time,
+    map_columns,
+    number,
+    owner_unknown,
+    read_csv_rows,
+)
 
 NAME = "location-csv"
 TABLES = ("activity",)

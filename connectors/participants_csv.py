@@ -9,7 +9,15 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import ReadOptions, ReadResult, check_rows, decode, finish, header_is, read_csv_rows
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    check_rows,
+    decode,
+    finish,
+    header_is,
+    read_csv_rows,
+)
 
 NAME = "participants-csv"
 TABLES = ("participants",)

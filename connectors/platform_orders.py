@@ -27,9 +27,25 @@ import polars as pl
 
 from auditor import schema
 from connectors import json_records
-from connectors.base import (BINARY, HEAD_BYTES, ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode,
-                             empty_named, finish, head_text, iso_time, local_time, number, read_csv_file,
-                             table_header, table_rows)
+from connectors.base import (
+    BINARY,
+    HEAD_BYTES,
+    ReadOptions,
+    ReadResult,
+    Rejection,
+    SourceError,
+    check_rows,
+    decode,
+    empty_named,
+    finish,
+    head_text,
+    iso_time,
+    local_time,
+    number,
+    read_csv_file,
+    table_header,
+    table_rows,
+)
 
 NAME = "platform-orders"
 TABLES = ("orders",)

@@ -26,7 +26,15 @@ from pathlib import Path
 import polars as pl
 
 from connectors import chat_text
-from connectors.base import ReadOptions, ReadResult, decode, empty_named, finish, head_text, owner_unknown
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    decode,
+    empty_named,
+    finish,
+    head_text,
+    owner_unknown,
+)
 
 NAME = "qq-txt"
 TABLES = ("messages",)

@@ -17,17 +17,17 @@ import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from types import ModuleType
 
 import numpy as np
 import polars as pl
 
-from auditor.case import Case, Rejected, Scratch, Source, sha256
-from connectors.base import HEAD_BYTES, ReadOptions, ReadResult, Rejection, SourceError
 from auditor import schema
+from auditor.case import Case, Rejected, Scratch, Source, sha256
 from connectors import archives, duplicates, platform_orders, roster_weekly
+from connectors.base import HEAD_BYTES, ReadOptions, ReadResult, Rejection, SourceError
 from connectors.participants_csv import resolve_messages
 
 # Registered once, here. Order breaks ties between equally confident sniffs.
@@ -62,7 +62,7 @@ CASE_FILE = "case.toml"
 # timestamps checked for plausibility; rosters and deadlines may lie ahead of the export, records may not
 PLAUSIBLE_COLUMNS = {"orders": ("dispatched_at", "responded_at", "picked_up_at", "delivered_at"),
                      "activity": ("ts",), "messages": ("ts",), "offers": ("window_start",)}
-EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 # tables a connector hands to load for a step over the whole case, not canonical: weekly rules become schedules
 STAGED = (roster_weekly.RULES,)
 PLAUSIBLE_GRACE = timedelta(days=1)
@@ -404,7 +404,7 @@ def _accounted(path: Path, source: Source, result: ReadResult | SourceError, jud
 
 def _latest(path: Path) -> datetime:
     """The latest plausible time of a record in ``path``: when it was last written (or now), with grace."""
-    return datetime.fromtimestamp(min(path.stat().st_mtime, time.time()), timezone.utc) + PLAUSIBLE_GRACE
+    return datetime.fromtimestamp(min(path.stat().st_mtime, time.time()), UTC) + PLAUSIBLE_GRACE
 
 
 def _all_plausible(read: list[tuple[Path, ReadResult | SourceError]]) -> bool:

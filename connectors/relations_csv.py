@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.base import ReadOptions, ReadResult, check_rows, decode, finish, header_is, read_csv_rows
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    check_rows,
+    decode,
+    finish,
+    header_is,
+    read_csv_rows,
+)
 
 NAME = "relations-csv"
 TABLES = ("relations",)

@@ -12,8 +12,17 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, Rejection, check_rows, decode, empty_named, finish, header_is,
-                             read_csv_rows)
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    Rejection,
+    check_rows,
+    decode,
+    empty_named,
+    finish,
+    header_is,
+    read_csv_rows,
+)
 
 NAME = "roster-csv"
 TABLES = ("schedules",)

@@ -22,8 +22,18 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode, header_fields,
-                             head_text, map_columns, read_csv_rows)
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    Rejection,
+    SourceError,
+    check_rows,
+    decode,
+    head_text,
+    header_fields,
+    map_columns,
+    read_csv_rows,
+)
 from connectors.roster_csv import TIME_BASIS, clock, kind, shift_bounds
 
 NAME = "roster-weekly"

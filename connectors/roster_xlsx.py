@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.base import HEAD_BYTES, ReadOptions, ReadResult, SourceError, finish, table_header, table_rows
+from connectors.base import (
+    HEAD_BYTES,
+    ReadOptions,
+    ReadResult,
+    SourceError,
+    finish,
+    table_header,
+    table_rows,
+)
 from connectors.roster_csv import COLUMNS, TIME_BASIS, dated_shifts
 
 NAME = "roster-xlsx"

@@ -24,7 +24,16 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import ReadOptions, ReadResult, SourceError, check_rows, finish, head_text, load_json, record_rows
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    SourceError,
+    check_rows,
+    finish,
+    head_text,
+    load_json,
+    record_rows,
+)
 
 NAME = "slack-json"
 TABLES = ("messages",)

@@ -19,8 +19,19 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, SourceError, check_rows, empty_named, finish, head_text,
-                             load_json, local_time, owner_unknown, record_rows)
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    SourceError,
+    check_rows,
+    empty_named,
+    finish,
+    head_text,
+    load_json,
+    local_time,
+    owner_unknown,
+    record_rows,
+)
 
 NAME = "telegram-json"
 TABLES = ("messages",)

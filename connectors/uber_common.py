@@ -17,8 +17,19 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, Rejection, SourceError, decode, head_text, header_fields, iso_time,
-                             map_columns, normalised, owner_unknown, read_csv_rows)
+from connectors.base import (
+    ReadOptions,
+    Rejection,
+    SourceError,
+    decode,
+    head_text,
+    header_fields,
+    iso_time,
+    map_columns,
+    normalised,
+    owner_unknown,
+    read_csv_rows,
+)
 
 PLATFORM = "Uber"
 NULL = r"\N"

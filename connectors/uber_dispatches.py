@@ -14,7 +14,14 @@ from pathlib import Path
 import polars as pl
 
 from connectors import uber_common
-from connectors.base import ReadOptions, ReadResult, check_rows, empty_named, finish, number
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    check_rows,
+    empty_named,
+    finish,
+    number,
+)
 
 NAME = "uber-dispatches"
 TABLES = ("offers",)

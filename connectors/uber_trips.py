@@ -15,7 +15,14 @@ from pathlib import Path
 import polars as pl
 
 from connectors import uber_common
-from connectors.base import ReadOptions, ReadResult, check_rows, empty_named, finish, number
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    check_rows,
+    empty_named,
+    finish,
+    number,
+)
 
 NAME = "uber-trips"
 TABLES = ("orders",)

@@ -12,8 +12,21 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_file_rows, empty_named, finish,
-                             header_is, integer_columns, local_time, owner_unknown, read_alone, read_csv_files)
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    Rejection,
+    SourceError,
+    check_file_rows,
+    empty_named,
+    finish,
+    header_is,
+    integer_columns,
+    local_time,
+    owner_unknown,
+    read_alone,
+    read_csv_files,
+)
 
 NAME = "wechat-csv"
 TABLES = ("messages",)

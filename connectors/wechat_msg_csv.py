@@ -17,8 +17,17 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, check_rows, finish, head_text, integer_columns, local_time,
-                             owner_unknown, read_csv_file)
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    check_rows,
+    finish,
+    head_text,
+    integer_columns,
+    local_time,
+    owner_unknown,
+    read_csv_file,
+)
 
 NAME = "wechat-msg-csv"
 TABLES = ("messages",)

@@ -20,7 +20,15 @@ from pathlib import Path
 import polars as pl
 
 from connectors import chat_text
-from connectors.base import ReadOptions, ReadResult, decode_lines, empty_named, finish, head_text, owner_unknown
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    decode_lines,
+    empty_named,
+    finish,
+    head_text,
+    owner_unknown,
+)
 
 NAME = "wechat-txt"
 TABLES = ("messages",)

@@ -20,8 +20,18 @@ from pathlib import Path
 
 import polars as pl
 
-from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode_lines, empty_named,
-                             finish, head_text, owner_unknown)
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    Rejection,
+    SourceError,
+    check_rows,
+    decode_lines,
+    empty_named,
+    finish,
+    head_text,
+    owner_unknown,
+)
 
 NAME = "whatsapp-txt"
 TABLES = ("messages",)

@@ -12,8 +12,20 @@ import numpy as np
 import polars as pl
 import shapely
 
-from connectors.base import (ReadOptions, ReadResult, Rejection, SourceError, check_rows, decode, empty_named, finish,
-                             header_fields, head_text, map_columns, read_csv_rows)
+from connectors.base import (
+    ReadOptions,
+    ReadResult,
+    Rejection,
+    SourceError,
+    check_rows,
+    decode,
+    empty_named,
+    finish,
+    head_text,
+    header_fields,
+    map_columns,
+    read_csv_rows,
+)
 
 NAME = "wkt-zones"
 TABLES = ("zones",)

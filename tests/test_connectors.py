@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 import polars as pl
@@ -15,7 +15,15 @@ import shapely
 
 import connectors
 from auditor import schema
-from connectors import (activity_csv, geojson_zones, gpx, platform_orders, roster_csv, wechat_csv, whatsapp_txt)
+from connectors import (
+    activity_csv,
+    geojson_zones,
+    gpx,
+    platform_orders,
+    roster_csv,
+    wechat_csv,
+    whatsapp_txt,
+)
 from connectors.base import REJECTION_CODES, ReadOptions, SourceError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -23,7 +31,7 @@ TZ = "Asia/Shanghai"
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def read(module, relative: str, owner: str | None = None):

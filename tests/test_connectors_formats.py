@@ -8,16 +8,25 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 import polars as pl
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import connectors
 from auditor import schema
-from connectors import google_location, platform_orders, qq_txt, telegram_json, wechat_msg_csv, wechat_txt, whatsapp_txt
+from connectors import (
+    google_location,
+    platform_orders,
+    qq_txt,
+    telegram_json,
+    wechat_msg_csv,
+    wechat_txt,
+    whatsapp_txt,
+)
 from connectors.base import ReadOptions, SourceError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -26,7 +35,7 @@ TZ = "Asia/Shanghai"
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def read(module, relative: str | Path, owner: str | None = None, **options):
@@ -350,7 +359,7 @@ def test_whatsapp_12h_headers_in_any_locale_give_the_24h_time(tmp_path_factory, 
     path = tmp_path_factory.mktemp("wa") / "chat.txt"
     path.write_text(f"{stamp} - Li Wei: hi\n", encoding="utf-8")
     ts = whatsapp_txt.read(path, ReadOptions(tz="UTC", owner="R0007")).tables["messages"]["ts"].to_list()
-    assert ts == [datetime(2026, month, day, hour, minute, tzinfo=timezone.utc)]
+    assert ts == [datetime(2026, month, day, hour, minute, tzinfo=UTC)]
 
 
 @settings(max_examples=40, deadline=None)

@@ -9,18 +9,27 @@ import hashlib
 import io
 import shutil
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 import polars as pl
 import pytest
 import shapely
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import connectors
 from auditor import schema
-from connectors import (base, geojson_points, location_csv, slack_json, uber_dispatches, uber_online, uber_trips,
-                        wkt_zones)
+from connectors import (
+    base,
+    geojson_points,
+    location_csv,
+    slack_json,
+    uber_dispatches,
+    uber_online,
+    uber_trips,
+    wkt_zones,
+)
 from connectors.base import MAX_LINE_CHARS, ReadOptions, SourceError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -30,7 +39,7 @@ DAY = SLACK / "station-3/2026-04-27.json"
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def read(module, relative: str | Path, owner: str | None = "R0007"):

@@ -5,7 +5,7 @@ included; every bad input named by file and line."""
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
@@ -21,7 +21,7 @@ TZ = "Asia/Shanghai"
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def read(module, relative: str, tz: str = TZ):

@@ -1,9 +1,9 @@
 import polars as pl
 import pytest
 
-from auditor.settings import Settings
 from auditor.analyzers import daily_hours, run_all
 from auditor.findings import FindingError, validate
+from auditor.settings import Settings
 
 
 def test_daily_hours_union_split_at_midnight(small_case):

@@ -1,17 +1,17 @@
 """Message classification by the readable lexicons: hand-written Chinese and English messages."""
 
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import polars as pl
 import pytest
 
 from auditor import schema
-from auditor.settings import Settings
 from auditor.analyzers import messages
 from auditor.case import Case
+from auditor.settings import Settings
 
-T0 = datetime(2026, 5, 6, 14, 0, tzinfo=timezone.utc)  # 22:00 in Shanghai
+T0 = datetime(2026, 5, 6, 14, 0, tzinfo=UTC)  # 22:00 in Shanghai
 
 
 def chat(rows: list[tuple], conversation: str = "g1") -> pl.DataFrame:

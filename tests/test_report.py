@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import TZ, activity_rows, local
 from typer.testing import CliRunner
 
 from auditor import report, research, uploads, views
@@ -19,7 +20,6 @@ from auditor.cli import app
 from auditor.evidence import resolve
 from auditor.findings import Findings, validate
 from auditor.i18n import LANGUAGES, strings
-from conftest import TZ, activity_rows, local
 
 SAMPLE = Path(__file__).parents[1] / "sample_logs"
 

@@ -7,7 +7,7 @@ import bisect
 import json
 import re
 import tomllib
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
@@ -89,7 +89,7 @@ def test_sample_city_fits_in_20_mb(tmp_path):
 
 # --- working time recomputed from the files --------------------------------------------------
 
-def epoch(text: str, fmt: str, tz=timezone.utc) -> int:
+def epoch(text: str, fmt: str, tz=UTC) -> int:
     return int(datetime.strptime(text, fmt).replace(tzinfo=tz).timestamp())
 
 

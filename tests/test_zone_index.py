@@ -11,7 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from auditor.analyzers.control.zone_index import CELLS_PER_ZONE, MAX_CELLS, NO_ZONE, ZoneIndex
+from auditor.analyzers.control.zone_index import (
+    CELLS_PER_ZONE,
+    MAX_CELLS,
+    NO_ZONE,
+    ZoneIndex,
+)
 
 SQUARE = box(0, 0, 10, 10)
 HOLED = Polygon([(20, 0), (30, 0), (30, 10), (20, 10)], [[(23, 3), (27, 3), (27, 7), (23, 7)]])

@@ -25,7 +25,12 @@ import polars as pl
 
 from auditor import calendar
 from auditor.analyzers import context, interval_sets
-from auditor.analyzers.intervals import daily_blocks, daily_refs, online_intervals, order_intervals
+from auditor.analyzers.intervals import (
+    daily_blocks,
+    daily_refs,
+    online_intervals,
+    order_intervals,
+)
 from auditor.analyzers.messages import classified
 from auditor.case import Case
 from auditor.findings import Findings

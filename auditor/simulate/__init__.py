@@ -19,7 +19,7 @@ from auditor.simulate import activity, blocks, chats, orders, truth, writers
 from auditor.simulate.common import Knobs, build_calendar, substream
 from auditor.simulate.world import build_world
 
-__all__ = ["simulate", "Knobs"]
+__all__ = ["Knobs", "simulate"]
 
 
 def simulate(out_dir: str | Path, seed: int = 20260427, riders: int = 40, start: date = date(2026, 4, 27),

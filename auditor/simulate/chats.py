@@ -13,7 +13,12 @@ import numpy as np
 import polars as pl
 
 from auditor.simulate.blocks import H, M
-from auditor.simulate.common import Calendar, overlaps_sorted, uniform_int, within_segment
+from auditor.simulate.common import (
+    Calendar,
+    overlaps_sorted,
+    uniform_int,
+    within_segment,
+)
 from auditor.simulate.texts import TEMPLATES
 from auditor.simulate.world import World
 

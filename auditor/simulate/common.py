@@ -38,7 +38,7 @@ class Knobs:
     complaint_share: float = 0.25  # station/mixed riders planted with one evening complaint
 
     @classmethod
-    def of(cls, overrides: dict) -> "Knobs":
+    def of(cls, overrides: dict) -> Knobs:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(overrides) - known)
         if unknown:

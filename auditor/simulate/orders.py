@@ -17,8 +17,16 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from auditor.simulate.common import (CROWD, MIXED, STATION, Calendar, meters_to_deg, seg_cumsum, uniform_int,
-                                     within_segment)
+from auditor.simulate.common import (
+    CROWD,
+    MIXED,
+    STATION,
+    Calendar,
+    meters_to_deg,
+    seg_cumsum,
+    uniform_int,
+    within_segment,
+)
 from auditor.simulate.world import World
 
 WEEK = 7 * 86400

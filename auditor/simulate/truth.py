@@ -10,7 +10,16 @@ import polars as pl
 
 from auditor.simulate.blocks import day_pieces
 from auditor.simulate.chats import PERIODIC, PLANT_KINDS, plant_spans
-from auditor.simulate.common import DAY_KINDS, HOLIDAY, PLATFORMS, REST_DAY, RIDER_TYPES, WORKDAY, Calendar, overlaps_sorted
+from auditor.simulate.common import (
+    DAY_KINDS,
+    HOLIDAY,
+    PLATFORMS,
+    REST_DAY,
+    RIDER_TYPES,
+    WORKDAY,
+    Calendar,
+    overlaps_sorted,
+)
 from auditor.simulate.world import MINIMUM_WAGE, World
 
 DAILY_LIMIT_H = 8.0

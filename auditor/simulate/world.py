@@ -7,8 +7,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from auditor.simulate.common import (CITY_LAT, CITY_LON, CROWD, MIXED, STATION, Knobs, meters_to_deg,
-                                     random_tokens, uniform_int)
+from auditor.simulate.common import (
+    CITY_LAT,
+    CITY_LON,
+    CROWD,
+    MIXED,
+    STATION,
+    Knobs,
+    meters_to_deg,
+    random_tokens,
+    uniform_int,
+)
 from auditor.simulate.texts import DISTRICTS, GIVEN, SURNAMES
 
 MINIMUM_WAGE = 2740.0  # Shanghai monthly minimum wage (from 2025-07-01), the assumption for non-station riders

@@ -13,7 +13,14 @@ import polars as pl
 
 from auditor.simulate.activity import KIND_ORDER
 from auditor.simulate.common import PLATFORMS, TZ, Calendar, meters_to_deg
-from auditor.simulate.orders import (ACCEPTED, AUTO_ASSIGNED, CANCELLED, REASSIGNED, REJECTED, TIMED_OUT)
+from auditor.simulate.orders import (
+    ACCEPTED,
+    AUTO_ASSIGNED,
+    CANCELLED,
+    REASSIGNED,
+    REJECTED,
+    TIMED_OUT,
+)
 from auditor.simulate.world import World
 
 OUTCOME_A = {ACCEPTED: "接单", AUTO_ASSIGNED: "接单", REJECTED: "拒单", TIMED_OUT: "超时未响应",
