@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl

@@ -9,7 +9,7 @@ import hashlib
 import io
 import shutil
 import zipfile
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl

@@ -5,7 +5,7 @@ included; every bad input named by file and line."""
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl

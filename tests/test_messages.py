@@ -1,7 +1,7 @@
 """Message classification by the readable lexicons: hand-written Chinese and English messages."""
 
 import shutil
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
