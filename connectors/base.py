@@ -310,6 +310,15 @@ def finish(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     return schema.conform(table, frame)
 
 
+def finish_files(table: str, frame: pl.DataFrame) -> tuple[dict[int, pl.DataFrame], pl.DataFrame]:
+    """``finish`` of rows read from several files together (``_file`` numbers them), parted again
+    per file number; and the empty table, for a file that gave no row."""
+    files = frame["_file"]
+    done = finish(table, frame)
+    parts = done.with_columns(files).partition_by("_file", as_dict=True, include_key=False, maintain_order=True)
+    return {key[0]: part for key, part in parts.items()}, done.clear()
+
+
 def read_csv_rows(path: Path, text: str, required: tuple[str, ...], delimiter: str = ",") -> tuple[pl.DataFrame, list[Rejection], int]:
     """Parse CSV text into an all-String frame with ``src_row`` = the line where each record
     starts (header = line 1). Rows with the wrong number of fields become rejections, not losses.
@@ -427,31 +436,35 @@ def _whole_csv(data: bytes, required: tuple[str, ...], delimiter: str) -> tuple[
     layout = _csv_layout(data, required, delimiter)
     if layout is None:
         return None
-    try:
-        frame = pl.read_csv(data, skip_lines=1, has_header=False, new_columns=layout.header, separator=delimiter,
-                            quote_char='"', infer_schema=False, raise_if_empty=False)
-    except pl.exceptions.PolarsError:  # not UTF-8, or a record polars cannot split: the line reader decides
-        return None
-    if frame.height != layout.starts.size or not _full_width(frame, layout.outside):
-        return None
-    return _numbered(frame, layout.starts + 2), layout.encoding  # line 1 is the header
+    frame = _parsed(data, layout.header, [layout], delimiter, skip_lines=1)
+    return None if frame is None else (frame, layout.encoding)
 
 
 def _joined_csv(header: list[str], files: list[tuple[int, bytes, _Layout]], delimiter: str) -> pl.DataFrame | None:
     """``_whole_csv`` of several files (number, bytes, layout) sharing ``header``, parsed in one pass
     over their records joined, with ``_file``; None where that read fails or does not check out."""
+    layouts = [layout for _, _, layout in files]
+    frame = _parsed(b"".join(data[layout.body:] for _, data, layout in files), header, layouts, delimiter)
+    if frame is None:
+        return None
+    numbers = np.repeat([i for i, _, _ in files], [layout.starts.size for layout in layouts]).astype(np.int32)
+    return frame.with_columns(_file=pl.Series(numbers, dtype=pl.Int32))
+
+
+def _parsed(records: bytes, header: list[str], layouts: list[_Layout], delimiter: str, skip_lines: int = 0
+            ) -> pl.DataFrame | None:
+    """The records of one or more files (their ``layouts``, in order) parsed by polars, numbered by
+    line; None when polars cannot read them (not UTF-8, a record it cannot split) or a record lacks
+    fields: the line reader then decides."""
     try:
-        frame = pl.read_csv(b"".join(data[layout.body:] for _, data, layout in files), has_header=False,
-                            new_columns=header, separator=delimiter, quote_char='"', infer_schema=False,
-                            raise_if_empty=False)
+        frame = pl.read_csv(records, skip_lines=skip_lines, has_header=False, new_columns=header,
+                            separator=delimiter, quote_char='"', infer_schema=False, raise_if_empty=False)
     except pl.exceptions.PolarsError:
         return None
-    if frame.height != sum(layout.starts.size for _, _, layout in files) or not _full_width(
-            frame, sum(layout.outside for _, _, layout in files)):
+    if frame.height != sum(layout.starts.size for layout in layouts) or not _full_width(
+            frame, sum(layout.outside for layout in layouts)):
         return None
-    lines = np.concatenate([layout.starts + 2 for _, _, layout in files])
-    numbers = np.repeat([i for i, _, _ in files], [layout.starts.size for _, _, layout in files]).astype(np.int32)
-    return _numbered(frame, lines).with_columns(_file=pl.Series(numbers, dtype=pl.Int32))
+    return _numbered(frame, np.concatenate([layout.starts + 2 for layout in layouts]))  # line 1 is the header
 
 
 def _numbered(frame: pl.DataFrame, lines: np.ndarray) -> pl.DataFrame:

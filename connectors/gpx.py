@@ -30,7 +30,7 @@ from connectors.base import (
     SourceError,
     check_file_rows,
     empty_named,
-    finish,
+    finish_files,
     head_text,
     iso_time,
     number,
@@ -95,14 +95,12 @@ def read_many(paths: list[Path], options: list[ReadOptions]) -> list[ReadResult 
               "lat": (pl.when(number("lat").abs() <= 90).then(number("lat")), "lat"),
               "lon": (pl.when(number("lon").abs() <= 180).then(number("lon")), "lon")}
     frame, bad = check_file_rows(pl.concat(points, how="vertical_relaxed"), parsed, ("ts", "lat", "lon"), len(paths))
-    files = frame["_file"]
-    frame = finish("activity", frame.with_columns(worker_id=pl.col("_owner"), kind=pl.lit("gps"),
-                                                  platform=pl.lit(None, pl.String)))
-    parts = frame.with_columns(files).partition_by("_file", as_dict=True, include_key=False, maintain_order=True)
+    parts, empty = finish_files("activity", frame.with_columns(worker_id=pl.col("_owner"), kind=pl.lit("gps"),
+                                                               platform=pl.lit(None, pl.String)))
     for i, (height, track, rejections, owner, whence) in found.items():
         detected = {"format": f"GPX {track.version or '(no version)'}", "encoding": "XML (declared)",
                     "time basis": "UTC", "owner": f"{owner} ({whence})"}
-        results[i] = ReadResult({"activity": parts.get((i,), frame.clear())}, height + len(rejections),
+        results[i] = ReadResult({"activity": parts.get(i, empty)}, height + len(rejections),
                                 rejections + bad[i], detected)
     return results
 

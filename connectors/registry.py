@@ -422,10 +422,14 @@ def _all_plausible(read: list[tuple[Path, ReadResult | SourceError]]) -> bool:
             return False
         latest = pl.Series(np.repeat(np.array([t.replace(tzinfo=None) for t, _ in timed], dtype="datetime64[us]"),
                                      [f.height for _, f in timed]))
-        if frame.select(pl.any_horizontal(~pl.col(c).is_between(EARLIEST, pl.lit(latest).dt.replace_time_zone("UTC"))
-                                          for c in columns).fill_null(False).any()).item():
+        if frame.select(_implausible(columns, pl.lit(latest).dt.replace_time_zone("UTC")).any()).item():
             return False
     return True
+
+
+def _implausible(columns: tuple[str, ...], latest: datetime | pl.Expr) -> pl.Expr:
+    """True for a row with a time in ``columns`` before 2000 or after ``latest`` (one file's, or each row's)."""
+    return pl.any_horizontal(~pl.col(c).is_between(EARLIEST, latest) for c in columns).fill_null(False)
 
 
 def _plausible(result: ReadResult, path: Path) -> ReadResult:
@@ -436,8 +440,8 @@ def _plausible(result: ReadResult, path: Path) -> ReadResult:
     tables = {}
     for name, frame in result.tables.items():
         columns = PLAUSIBLE_COLUMNS.get(name, ())
-        if not columns or not frame.select(pl.any_horizontal(  # the usual case, judged without a copy of the table
-                ~pl.col(c).is_between(EARLIEST, latest) for c in columns).fill_null(False).any()).item():
+        # the usual case, judged without a copy of the table
+        if not columns or not frame.select(_implausible(columns, latest).any()).item():
             tables[name] = frame
             continue
         checks = [pl.when(~pl.col(c).is_between(EARLIEST, latest)).then(

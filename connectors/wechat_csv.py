@@ -19,7 +19,7 @@ from connectors.base import (
     SourceError,
     check_file_rows,
     empty_named,
-    finish,
+    finish_files,
     header_is,
     integer_columns,
     local_time,
@@ -65,9 +65,7 @@ def read_many(paths: list[Path], options: list[ReadOptions]) -> list[ReadResult 
     results = [owners[i] if i in owners and i not in known else result for i, result in enumerate(results)]
     frame = _messages(frame.filter(pl.col("_file").is_in(list(known))).with_columns(
         _owner=pl.col("_file").replace_strict({i: owner for i, (owner, _) in known.items()}, return_dtype=pl.String)))
-    files = frame["_file"]
-    frame = finish("messages", frame)
-    parts = frame.with_columns(files).partition_by("_file", as_dict=True, include_key=False, maintain_order=True)
+    parts, empty = finish_files("messages", frame)
     for i, (owner, whence) in known.items():
         rejections, rows_read, encoding = outcome[i]
         late, fallback = recovered.get(i, (0, 0))
@@ -76,7 +74,7 @@ def read_many(paths: list[Path], options: list[ReadOptions]) -> list[ReadResult 
                         f"; {fallback} row(s) from StrTime read in {tz}" + (
                             f" ({late} with an unreadable CreateTime)" if late else "") if fallback else ""),
                     "owner": f"{owner} ({whence})"}
-        results[i] = ReadResult({"messages": parts.get((i,), frame.clear())}, rows_read, rejections + bad[i], detected)
+        results[i] = ReadResult({"messages": parts.get(i, empty)}, rows_read, rejections + bad[i], detected)
     return results
 
 
