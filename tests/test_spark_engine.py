@@ -146,9 +146,9 @@ def test_a_bucket_leaves_out_a_measure_without_columns(city, monkeypatch):
                                                               _bucket=pl.lit(0)) for name in engine.PER_WORKER_TABLES],
                      how="diagonal_relaxed")
     shipped = lambda frames: SimpleNamespace(value={name: engine._ipc(frame) for name, frame in frames.items()})
-    references = {name: engine._reference(case, name, keyed.use, settings)
+    references = {name: engine.reference(case, name, keyed.use, settings)
                   for name, keyed in engine.KEYED_REFERENCES.items()}
-    small = {name: case.table(name).collect() for name in engine.BROADCAST_TABLES}
+    small = {name: case.table(name).collect() for name in engine.SHARED_TABLES}
     payloads = engine._analyse_bucket(rows.to_arrow(), shipped(small), shipped(references), case.tz, settings)
     measures = {name for kind, name in zip(payloads["kind"].to_pylist(), payloads["name"].to_pylist())
                 if kind == "measure"}

@@ -56,47 +56,35 @@ import json
 import math
 import os
 import sys
-from collections import defaultdict
 from collections.abc import Callable
-from typing import NamedTuple
 
 import polars as pl
 
-from auditor import analyzers, schema
-from auditor.analyzers import context, offhours, scorecard, worktime
-from auditor.analyzers.control import deadlines, dependence, pay
+from auditor import schema
+from auditor.analyzers import context
 from auditor.analyzers.control.common import Inputs
 from auditor.case import MANIFEST, Case
+from auditor.engines.parts import (
+    KEYED_REFERENCES,
+    PER_WORKER_TABLES,
+    SHARED_TABLES,
+    WORKER,
+    Keyed,
+    Result,
+    assemble,
+    case_spans,
+    concat,
+    grouped,
+    reference,
+    run_part,
+    stale_parts,
+    station_measures,
+)
 from auditor.findings import Findings
 from auditor.settings import Settings
 
-WORKER = "worker_id"
-PER_WORKER_TABLES = ("orders", "activity", "messages", "schedules", "offers")
-BROADCAST_TABLES = ("zones", "relations", "participants")
 WORKERS_PER_BUCKET = 250  # one bucket is a town-sized polars run (~2 GB); the count follows the data only
 PAYLOAD = "bucket int, kind string, name string, payload binary"
-
-
-class Keyed(NamedTuple):
-    """A case-wide reference with one row per value of ``column``, computed from the orders with
-    that value alone."""
-
-    column: str  # the reference's column, and the orders' value it is computed per
-    key: Callable  # pyspark.sql.functions → that value, a Spark column over the orders
-    use: Callable[[Inputs], object]  # an analyzer function that builds the reference
-
-
-# The case-wide references (auditor.analyzers.context) and how the engine gets the whole case's.
-KEYED_REFERENCES = {
-    pay.RATE_CHANGES: Keyed("platform", lambda F: F.col("platform"), pay.rate_changes),
-    # the band exactly as deadlines.order_ratios computes it (same floating-point operations)
-    deadlines.ORDER_BANDS: Keyed("band", lambda F: F.floor(F.col("distance_m") / 1000 / deadlines.BAND_KM),
-                                 deadlines.order_ratios),
-}
-SPAN_REFERENCES = (dependence.CASE_SPAN, worktime.WORKED_PERIOD, offhours.CASE_PERIOD)
-# Measures about the population, rebuilt after the buckets (everything else has a worker_id).
-POPULATION_MEASURES = ("rate_changes", "deadline_weeks", "deadline_compression", "measurability", "stations",
-                       "platforms", "inspection_sample")
 
 
 def require_spark():
@@ -142,7 +130,7 @@ def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: 
     case_dir = str(case_dir).rstrip("/")
     tz = json.loads(spark.read.text(f"{case_dir}/{MANIFEST}", wholetext=True).first()[0])["timezone"]
     tables = {name: _read(spark, case_dir, name) for name in schema.TABLES}
-    small = {name: _to_polars(tables[name], name) for name in BROADCAST_TABLES}
+    small = {name: _to_polars(tables[name], name) for name in SHARED_TABLES}
     n_workers = (tables["orders"].select(WORKER).union(tables["activity"].select(WORKER))
                  .union(tables["messages"].select(WORKER)).distinct().count())
     buckets = buckets or max(1, math.ceil(n_workers / WORKERS_PER_BUCKET))
@@ -153,30 +141,19 @@ def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: 
 
     routed = _routed(tables, small["participants"], buckets, F)
     results = _run_buckets(routed, broadcast, references, tz, settings)
-    spans = _case_spans(results)
-    if stale := _stale_buckets(results, spans):  # a bucket's period short of the case's: run it again
+    spans = case_spans(results)
+    if stale := stale_parts(results, spans):  # a bucket's period short of the case's: run it again
         again = _run_buckets(routed.filter(F.col("_bucket").isin(stale)), broadcast, {**references, **spans}, tz,
                              settings)
         results = [row for row in results if row[0] not in stale] + again
-    parts = _grouped(results)
-    parts["measure"].update(_grouped(_collect(_per_group(orders, "station_id", _station_measures, references, tz,
-                                                         settings)))["measure"])
-
-    # A part no bucket gave (a case without worker rows has no bucket; a case without stations no
-    # station group) is the empty case's: the same functions over no rows, so it keeps its columns.
-    blank = Case({}, tz=tz)
-    empty = analyzers.run_all(blank, settings)
-    measures = {**empty.measures, **{name: pl.concat(frames, how="diagonal_relaxed")
-                                     for name, frames in parts["measure"].items()}}
-    measures["rate_changes"] = references[pay.RATE_CHANGES]
-    measures.update(_population_measures(
-        measures, _concat(parts["station_of"]["-"], _station_of(Inputs(blank, settings))),
-        _concat(parts["worker_platforms"]["-"], _worker_platforms(schema.empty("orders"))), settings))
-    measures["spark_engine"] = pl.DataFrame(
+    parts = grouped(results)
+    parts["measure"].update(grouped(_collect(_per_group(orders, "station_id", station_measures, references, tz,
+                                                       settings)))["measure"])
+    result = assemble(parts, references, tz, settings)
+    result.measures["spark_engine"] = pl.DataFrame(
         {"buckets": buckets, "workers": n_workers, "workers_per_bucket": WORKERS_PER_BUCKET,
          "buckets_run_again": len(stale)})
-    return Findings(_concat(parts["findings"]["-"], empty.findings), _concat(parts["evidence"]["-"], empty.evidence),
-                    measures)
+    return result
 
 
 def _read(spark, case_dir: str, name: str):
@@ -246,7 +223,7 @@ def _payload_table(bucket: int, rows: list[tuple[str, str, pl.DataFrame]]):
 
 
 def _run_buckets(routed, broadcast, references: dict[str, pl.DataFrame], tz: str,
-                 settings: Settings) -> list[tuple[int, str, str, pl.DataFrame]]:
+                 settings: Settings) -> list[Result]:
     """Every bucket of ``routed`` audited with ``references`` injected."""
     shipped = routed.sparkSession.sparkContext.broadcast({name: _ipc(frame) for name, frame in references.items()})
     return _collect(routed.groupBy("_bucket").applyInArrow(
@@ -265,28 +242,8 @@ def _analyse_bucket(rows, broadcast, references, tz: str, settings: Settings):
     tables = {name: _bucket_table(data, name) for name in PER_WORKER_TABLES}
     tables.update({name: _frame(payload) for name, payload in broadcast.value.items()})
     case = Case({name: frame.lazy() for name, frame in tables.items()}, tz=tz)
-    with context.shared(case, references={name: _frame(payload) for name, payload in references.value.items()}):
-        result = analyzers.run_all(case, settings)
-        built = context.built_references(case)
-    if unknown := sorted(set(built) - set(SPAN_REFERENCES)):
-        raise ValueError(f"case-wide reference(s) {unknown} unknown to the Spark engine: add each to KEYED_REFERENCES "
-                         "or SPAN_REFERENCES in auditor/engines/spark.py, with how to get it from the whole case")
-    mine = lambda frame: frame.join(home, left_on=WORKER, right_on="_for", how="semi")
-    findings = mine(result.findings)
-    out = [("findings", "-", findings),
-           ("evidence", "-", result.evidence.join(findings.select("finding_id"), on="finding_id", how="semi")),
-           ("station_of", "-", mine(_station_of(Inputs(case, settings)))),
-           ("worker_platforms", "-", mine(_worker_platforms(tables["orders"]))),
-           *(("reference", name, frame) for name, frame in built.items())]
-    for name, frame in result.measures.items():
-        # an analyzer's "none" as a frame without columns is left out: the driver takes the empty case's
-        if name in POPULATION_MEASURES or not frame.width:
-            continue
-        if WORKER not in frame.columns:
-            raise ValueError(f"measure {name!r} has no worker_id: add it to POPULATION_MEASURES in "
-                             "auditor/engines/spark.py with how to build it from all workers")
-        out.append(("measure", name, mine(frame)))
-    return _payload_table(bucket, out)
+    injected = {name: _frame(payload) for name, payload in references.value.items()}
+    return _payload_table(bucket, run_part(case, home.rename({"_for": WORKER}), injected, settings))
 
 
 def _bucket_table(data: pl.DataFrame, name: str) -> pl.DataFrame:
@@ -298,60 +255,23 @@ def _bucket_table(data: pl.DataFrame, name: str) -> pl.DataFrame:
     return frame.sort("src", "src_row", maintain_order=True)
 
 
-def _station_of(inputs: Inputs) -> pl.DataFrame:
-    return inputs.stations.select(WORKER, "station_id")
-
-
-def _worker_platforms(orders: pl.DataFrame) -> pl.DataFrame:
-    return orders.select(WORKER, "platform").unique()
-
-
 def _keyed_reference(orders, name: str, keyed: Keyed, tz: str, settings: Settings) -> pl.DataFrame:
     """A keyed reference of the whole case: the analyzer's function on the orders of each value of
     its column (one applyInArrow group each), the groups' rows together."""
     _, F = require_spark()
     groups = orders.withColumn("_bucket", keyed.key(F)).groupBy("_bucket").applyInArrow(
         lambda rows: _reference_of_group(rows, name, keyed.use, tz, settings), PAYLOAD)
-    empty = _reference(Case({}, tz=tz), name, keyed.use, settings)  # its columns, also for a case without orders
+    empty = reference(Case({}, tz=tz), name, keyed.use, settings)  # its columns, also for a case without orders
     # widest first: a group can give fewer columns (rate_changes without a change), which come later
     frames = sorted([empty, *(frame for _, _, _, frame in _collect(groups))], key=lambda frame: -frame.width)
-    return _concat(frames, empty).sort(keyed.column)
+    return concat(frames, empty).sort(keyed.column)
 
 
 def _reference_of_group(rows, name: str, use: Callable, tz: str, settings: Settings):
     """Inside Spark: the orders of one value of a keyed reference's column → its rows."""
     orders = _canonical(pl.from_arrow(rows).drop("_bucket"), "orders")
-    return _payload_table(0, [("reference", name, _reference(Case({"orders": orders.lazy()}, tz=tz), name, use,
+    return _payload_table(0, [("reference", name, reference(Case({"orders": orders.lazy()}, tz=tz), name, use,
                                                               settings))])
-
-
-def _reference(case: Case, name: str, use: Callable, settings: Settings) -> pl.DataFrame:
-    """The reference ``name`` of ``case``, as the analyzer function ``use`` builds it."""
-    with context.shared(case):
-        use(Inputs(case, settings))
-        return context.built_references(case)[name]
-
-
-def _case_spans(results: list[tuple[int, str, str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
-    """Each period the buckets computed, over the whole case: the earliest first and latest last day."""
-    periods = defaultdict(list)
-    for _, kind, name, frame in results:
-        if kind == "reference":
-            periods[name].append(frame)
-    return {name: pl.concat(frames).select(pl.col("first").min(), pl.col("last").max())
-            for name, frames in periods.items()}
-
-
-def _stale_buckets(results: list[tuple[int, str, str, pl.DataFrame]], spans: dict[str, pl.DataFrame]) -> list[int]:
-    """Buckets that computed a period other than the case's (one without any data used none)."""
-    return sorted({bucket for bucket, kind, name, frame in results
-                   if kind == "reference" and frame["first"].is_not_null().all() and not frame.equals(spans[name])})
-
-
-def _station_measures(inputs: Inputs) -> dict[str, pl.DataFrame]:
-    ratios = deadlines.order_ratios(inputs)
-    return {"deadline_weeks": deadlines.station_weeks(ratios),
-            "deadline_compression": deadlines.station_compression(ratios)}
 
 
 def _analyse_group(rows, tz: str, settings: Settings, measures: Callable[[Inputs], dict], references):
@@ -372,42 +292,9 @@ def _per_group(orders, key: str, measures: Callable[[Inputs], dict], references:
         lambda rows: _analyse_group(rows, tz, settings, measures, shipped), PAYLOAD)
 
 
-def _collect(payloads) -> list[tuple[int, str, str, pl.DataFrame]]:
+def _collect(payloads) -> list[Result]:
     """(bucket, kind, name, frame) of every payload, in bucket order. Sorted here, not by Spark: an
     ``orderBy`` samples its input to place the ranges, and that sampling job runs every bucket's
     analysis once more before the sort runs it again (1,000 riders: 135 s with it, 85 s without)."""
     rows = sorted(payloads.collect(), key=lambda row: (row["bucket"], row["kind"], row["name"]))
     return [(row["bucket"], row["kind"], row["name"], _frame(bytes(row["payload"]))) for row in rows]
-
-
-def _grouped(results: list[tuple[int, str, str, pl.DataFrame]]) -> dict[str, dict[str, list[pl.DataFrame]]]:
-    """kind → name → frames, in bucket order (so a run's output order is reproducible)."""
-    parts: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    for _, kind, name, frame in sorted(results, key=lambda row: row[:3]):
-        if frame.width:
-            parts[kind][name].append(frame)
-    return parts
-
-
-def _concat(frames: list[pl.DataFrame], empty: pl.DataFrame) -> pl.DataFrame:
-    """One part from every group that gave it (a column some group lacks is null there), else
-    ``empty``: its columns without rows. Never a frame without columns, whose readers fail to find
-    theirs ("unable to find column worker_id; valid columns: []")."""
-    return pl.concat(frames, how="diagonal_relaxed") if frames else empty
-
-
-def _population_measures(measures: dict[str, pl.DataFrame], station_of: pl.DataFrame,
-                         worker_platforms: pl.DataFrame, settings: Settings) -> dict[str, pl.DataFrame]:
-    """The scorecard's population measures from the per-worker scored table and scorecards."""
-    table, card = measures.get("control_indicators"), measures.get("scorecard")
-    if table is None or card is None:
-        return {}
-    card = card.sort(WORKER)
-    workers = card.select(WORKER)
-    return {
-        "measurability": scorecard.measurability(table, workers),
-        "stations": scorecard.stations(card, table, station_of),
-        "platforms": scorecard.platforms(card, table, worker_platforms),
-        "inspection_sample": scorecard.inspection_sample(card, max(1, round(card.height * 0.1)),
-                                                         settings.inspection_seed),
-    }
