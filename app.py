@@ -221,7 +221,7 @@ def show_finding(result: Findings, case: Case, finding_id: str) -> None:
     cols[3].metric(T("family"), T("family_" + row["family"]))
     st.text(row["explanation_" + lang])  # st.text: chat-derived text is never read as Markdown or HTML
     st.caption(T("legal_sources") + ": " + "; ".join(row["sources"] or []))
-    evidence = resolve(result.evidence.filter(pl.col("finding_id") == finding_id), case)
+    evidence = resolve(result.evidence_of(pl.DataFrame({"finding_id": [finding_id]})), case)
     st.markdown(f"**{T('evidence_rows', n=evidence.height)}**")
     st.dataframe(evidence.select("file", "src_row", "time", "record", "table").rename(
         {"file": T("file"), "src_row": T("line"), "time": T("local_time"), "record": T("record"),
@@ -386,7 +386,7 @@ def main() -> None:
         result = analyse(case_key, settings_key, case, settings)
     cv = case_views(case_key, settings_key, case, result)
     st.sidebar.caption(T("case_summary", files=len(case.sources), findings=result.findings.height,
-                         evidence=result.evidence.height, tz=case.tz))
+                         evidence=result.evidence_count(), tz=case.tz))
     ingest, overview, rider, export = st.tabs([T("tab_ingest"), T("tab_overview"), T("tab_rider"), T("tab_export")])
     with ingest:
         ingest_tab(case)

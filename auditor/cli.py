@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import polars as pl
 import typer
@@ -15,6 +15,7 @@ from rich.table import Table
 
 from auditor import analyzers
 from auditor.case import Case
+from auditor.engines import local
 from auditor.export import evidence_csv_note, write_audit
 from auditor.findings import Findings
 from auditor.settings import Settings
@@ -165,9 +166,12 @@ def audit(
     jurisdiction: Annotated[str, typer.Option(help="Law parameter set in auditor/law/.")] = "cn_standard",
     engine: Annotated[str, typer.Option(help="local (polars, this machine) or spark (pip install -e '.[spark]'; "
                                              "see README, Spark engine).")] = "local",
-    evidence_csv: Annotated[Optional[bool], typer.Option(
+    evidence_csv: Annotated[bool | None, typer.Option(
         help="Write evidence.csv too (default: only when a spreadsheet can open all its rows; "
              "evidence.parquet always holds every row).")] = None,
+    workers_per_part: Annotated[int, typer.Option(
+        min=1, help="Local engine: a case with more workers is audited in parts of this many, one after "
+                    "another (memory follows the part; the results are the same).")] = local.WORKERS_PER_PART,
 ) -> None:
     """Run every analyzer; write findings and evidence (Parquet + CSV) and print a per-worker summary."""
     from auditor.engines import ENGINES
@@ -181,16 +185,16 @@ def audit(
             result = _audit_on_spark(paths, case, out, settings)
         else:
             with Progress(console=err, transient=True) as progress:
-                task = progress.add_task("analysing", total=len(analyzers.ANALYZERS))
-                result = analyzers.run_all(case, settings,
-                                           progress=lambda name: progress.update(task, advance=1, description=name))
+                task = progress.add_task("analysing", total=None)
+                result = local.audit(case, settings, workers_per_part,
+                                     progress=lambda name: progress.update(task, description=name))
     except (FileNotFoundError, ValueError, ImportError) as e:
         _fail(str(e))
     _print_summary(result, case)
     write_audit(result, case, out, {**settings.to_dict(), "engine": engine, "inputs": [str(p) for p in paths]},
                 evidence_csv)
-    console.print(f"{result.findings.height} findings with {result.evidence.height} evidence rows written to {out}/")
-    if note := evidence_csv_note(result.evidence.height, evidence_csv):
+    console.print(f"{result.findings.height} findings with {result.evidence_count()} evidence rows written to {out}/")
+    if note := evidence_csv_note(result.evidence_count(), evidence_csv):
         console.print(note)
 
 

@@ -33,18 +33,26 @@ def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
         for c in risky)
 
 
-def write_table(frame: pl.DataFrame, out: Path, name: str, csv: bool = True) -> None:
-    frame.write_parquet(out / f"{name}.parquet")
+def write_table(frame: pl.DataFrame | pl.LazyFrame, out: Path, name: str, csv: bool = True) -> None:
+    """``name``.parquet, and ``name``.csv made safe for spreadsheets. A LazyFrame (spilled
+    evidence) is streamed into the Parquet file and read whole only for the CSV."""
+    if isinstance(frame, pl.LazyFrame):
+        frame.sink_parquet(out / f"{name}.parquet")
+        frame = pl.scan_parquet(out / f"{name}.parquet").collect() if csv else None
+    else:
+        frame.write_parquet(out / f"{name}.parquet")
     if csv:
         spreadsheet_safe(frame).write_csv(out / f"{name}.csv")
 
 
-def evidence_with_files(result: Findings, case: Case) -> pl.DataFrame:
+def evidence_with_files(result: Findings, case: Case) -> pl.LazyFrame:
     """Evidence rows with the original file path next to the source id, as a reader needs them."""
-    # A look-up in the few sources, not a join of millions of evidence rows; keeps their order.
-    files = {s.src: s.path for s in case.sources}
-    return result.evidence.select("finding_id", "table", "src", file=pl.col("src").replace_strict(
-        files, default=None, return_dtype=pl.String), src_row="src_row")
+    files = pl.LazyFrame({"src": [s.src for s in case.sources], "file": [s.path for s in case.sources]},
+                         schema={"src": pl.String, "file": pl.String})
+    # a join, not replace_strict: the streaming sink runs it part by part, while a replace_strict
+    # made it gather all the rows first (84.7 M rows: 9 GB against 0.4 GB)
+    return (result.evidence.lazy().join(files, on="src", how="left", maintain_order="left")
+            .select("finding_id", "table", "src", "file", "src_row"))
 
 
 def run_stamp() -> dict:
@@ -77,7 +85,7 @@ def write_audit(result: Findings, case: Case, out: Path, settings: dict, evidenc
     case's canonical tables and the manifest. ``evidence_csv``: None = when it fits a spreadsheet."""
     out.mkdir(parents=True, exist_ok=True)
     write_table(result.findings, out, "findings")
-    skipped = evidence_csv_note(result.evidence.height, evidence_csv)
+    skipped = evidence_csv_note(result.evidence_count(), evidence_csv)
     write_table(evidence_with_files(result, case), out, "evidence", csv=skipped is None)
     for name, frame in result.measures.items():
         write_table(frame, out, name)

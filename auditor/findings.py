@@ -46,11 +46,16 @@ class FindingError(ValueError):
 
 @dataclass
 class Findings:
-    """Findings of one or more analyzers with their evidence (and supporting measure tables)."""
+    """Findings of one or more analyzers with their evidence (and supporting measure tables).
+
+    ``evidence`` is in memory, or a LazyFrame over Parquet files when an engine spilled a city's
+    tens of millions of rows to disk (``auditor.engines.local``; ``scratch`` holds those files):
+    read it through ``evidence_of`` and ``evidence_count``, or stream it."""
 
     findings: pl.DataFrame
-    evidence: pl.DataFrame
+    evidence: pl.DataFrame | pl.LazyFrame
     measures: dict[str, pl.DataFrame] = field(default_factory=dict)  # e.g. hours per worker-day
+    scratch: object | None = field(default=None, compare=False, repr=False)  # a case.Scratch the evidence reads
 
     @classmethod
     def empty(cls) -> Findings:
@@ -65,7 +70,15 @@ class Findings:
 
     def for_worker(self, worker_id: str) -> Findings:
         f = self.findings.filter(pl.col("worker_id") == worker_id)
-        return Findings(f, self.evidence.join(f.select("finding_id"), on="finding_id", how="semi"))
+        return Findings(f, self.evidence_of(f))
+
+    def evidence_of(self, findings: pl.DataFrame) -> pl.DataFrame:
+        """The evidence rows of ``findings`` (a frame with finding_id), in memory, in their order."""
+        return (self.evidence.lazy().join(findings.lazy().select("finding_id"), on="finding_id", how="semi",
+                                          maintain_order="left").collect())
+
+    def evidence_count(self) -> int:
+        return self.evidence.lazy().select(pl.len()).collect().item()
 
 
 def validate(findings: pl.DataFrame, evidence: pl.DataFrame, measures: dict | None = None) -> Findings:

@@ -182,8 +182,7 @@ def write_dossier(result: Findings, case: Case, workers: list[str], out: str | P
     stamp = run_stamp()
     run_at = stamp["run_at"]
     findings = result.findings.filter(pl.col("worker_id").is_in(workers))
-    selected = Findings(findings, result.evidence.join(findings.select("finding_id"), on="finding_id", how="semi"),
-                        result.measures)
+    selected = Findings(findings, result.evidence_of(findings), result.measures)
     evidence = resolve(selected.evidence, case)
     write_table(findings, out, "findings")
     write_table(evidence, out, "evidence")

@@ -63,12 +63,19 @@ def _analyse(case_dir: Path, stage: str | None):
 
 
 def audit(data: Path, case_dir: Path, out: Path) -> dict:
-    """The full audit of a saved case: every analyzer, findings and evidence written."""
+    """The full audit of a saved case as ``auditor audit`` runs it (the local engine, in parts of
+    ``local.WORKERS_PER_PART`` workers beyond that many): every analyzer, findings and evidence written."""
+    from auditor.case import Case
+    from auditor.engines import local
     from auditor.export import write_audit
+    from auditor.settings import Settings
 
-    case, settings, result, counts = _analyse(case_dir, None)
+    case, settings = Case.load(case_dir), Settings()
+    result = local.audit(case, settings)
     write_audit(result, case, out, settings.to_dict())
-    return counts
+    parts = result.measures.get("local_engine")
+    return {"findings": result.findings.height, "evidence_rows": result.evidence_count(),
+            "parts": parts["parts"][0] if parts is not None else 1}
 
 
 def worktime(data: Path, case_dir: Path, out: Path) -> dict:
@@ -114,7 +121,7 @@ def spark(data: Path, case_dir: Path, out: Path) -> dict:
     result = engine.audit(str(case_dir.resolve()), settings)
     write_audit(result, Case.load(case_dir), out, {**settings.to_dict(), "engine": "spark"})
     figures = result.measures["spark_engine"].row(0, named=True)
-    return {"findings": result.findings.height, "evidence_rows": result.evidence.height,
+    return {"findings": result.findings.height, "evidence_rows": result.evidence_count(),
             "buckets": figures["buckets"], "buckets_run_again": figures["buckets_run_again"]}
 
 

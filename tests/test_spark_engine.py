@@ -9,10 +9,15 @@ from types import SimpleNamespace
 
 import polars as pl
 import pytest
+from engine_city import (
+    COMPARED_WITH_THE_CASE,
+    assert_same,
+    assert_same_measures,
+    build_city,
+)
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
-import connectors
 from auditor import analyzers
 from auditor.analyzers import context, worktime
 from auditor.analyzers.control import pay
@@ -22,57 +27,16 @@ from auditor.cli import app
 from auditor.engines import spark as engine
 from auditor.findings import EVIDENCE, Findings
 from auditor.settings import Settings
-from auditor.simulate import simulate
-
-# Where two runs of the local engine already differ, only what they agree on is compared: a day's
-# first evidence row for work-continuity is whichever row polars lists first for the day (two
-# days may then cite one row, so even their number varies), and penalty-share lists reasons fined
-# equally often in any order (its value and score are stable).
-CITED_IN_ANY_ORDER = {"work-continuity"}
-REASONS_IN_ANY_ORDER = {"penalty-share"}
 
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> tuple[str, Findings]:
-    root = tmp_path_factory.mktemp("city")
-    # every station rider sends a nightly report (off-hours chat work in a week); fewer GPS pings
-    simulate(root / "exports", seed=7, riders=12, start=date(2026, 4, 27), days=7, nightly_share=1.0, gps_scale=3.0)
-    # R0007's phone export is missing: what R0007 wrote is known only from R0011's export of their
-    # shared group, so R0007's off-hours work needs rows routed from R0011's bucket (with 4
-    # buckets, R0007 is in bucket 0 and R0011 in bucket 1)
-    (root / "exports" / "chats" / "wechat_R0007.csv").unlink()
-    case = connectors.load([root / "exports"])
-    # only R0001 worked on the first day: the buckets without R0001 see a shorter period than the
-    # case's, so with several buckets those run again with the case's period injected
-    for table, ts in (("orders", "dispatched_at"), ("activity", "ts"), ("messages", "ts")):
-        first_day = pl.col(ts).dt.convert_time_zone(case.tz).dt.date() == date(2026, 4, 27)
-        case.tables[table] = case.table(table).filter(~first_day | (pl.col("worker_id") == "R0001"))
-    case_dir = case.save(root / "case")
-    return str(case_dir), analyzers.run_all(Case.load(case_dir), Settings())
+    return build_city(tmp_path_factory.mktemp("city"))
 
 
 @pytest.fixture(scope="module")
 def spark():
     return engine.session("local[2]")
-
-
-def _comparable(findings: pl.DataFrame) -> pl.DataFrame:
-    # the last digit of a float summed in another order, also inside the JSON parameters
-    tied = pl.col("indicator").is_in(sorted(REASONS_IN_ANY_ORDER))
-    return findings.with_columns(
-        pl.col("parameters").str.replace_all(r"(\d\.\d{9})\d+", "$1"),
-        *(pl.when(tied).then(None).otherwise(pl.col(c)).alias(c) for c in ("explanation_zh", "explanation_en")),
-    ).sort("finding_id")
-
-
-def _assert_same(local: Findings, distributed: Findings) -> None:
-    expected, got = local.findings, distributed.findings
-    assert expected.height > 100 and expected["indicator"].n_unique() > 10  # a real comparison
-    assert_frame_equal(_comparable(expected), _comparable(got), rel_tol=1e-9)
-    ordered = ~pl.col("finding_id").str.split(":").list.first().is_in(sorted(CITED_IN_ANY_ORDER))
-    cited = lambda result, frame: result.evidence.join(frame.select("finding_id"), on="finding_id", how="semi")
-    assert_frame_equal(cited(local, expected).filter(ordered).sort(pl.all()),
-                       cited(distributed, got).filter(ordered).sort(pl.all()))
 
 
 def test_cli_on_spark_gives_every_finding_and_evidence_row_of_the_local_engine(city, spark, tmp_path):
@@ -84,7 +48,7 @@ def test_cli_on_spark_gives_every_finding_and_evidence_row_of_the_local_engine(c
     assert pl.read_parquet(out / "spark_engine.parquet")["buckets"].to_list() == [1]  # 12 workers: one bucket
     written = Findings(pl.read_parquet(out / "findings.parquet"),
                        pl.read_parquet(out / "evidence.parquet").select(list(EVIDENCE)))
-    _assert_same(local, written)
+    assert_same(local, written)
     for name in ("daily_hours", "worker_days", "overtime", "offhours_summary", "scorecard", "measurability"):
         frame = local.measures[name]
         keys = [c for c in ("worker_id", "date", "indicator") if c in frame.columns]
@@ -102,18 +66,11 @@ def test_workers_split_over_buckets_get_every_finding_of_the_local_engine(city, 
     # the indicators compared with the case (median time per distance band, the platform's rate
     # change, the case period) are among them (every rider here has a weekly rest: no
     # weekly-rest-missing, which shares working-time-total's period)
-    compared_with_the_case = {"deadline-tightness", "deadline-compression", "penalty-share", "pay-rate-cut",
-                              "work-continuity", "working-time-total", "offhours-substantive-work",
-                              "overtime-pay-owed"}
-    assert compared_with_the_case <= set(local.findings["indicator"])
-    _assert_same(local, result)
+    assert COMPARED_WITH_THE_CASE <= set(local.findings["indicator"])
+    assert_same(local, result)
     # each worker's findings come from one bucket only: no partial copies of a colleague
     assert result.findings["finding_id"].is_unique().all()
-    for name in ("worker_days", "overtime", "offhours_summary", "scorecard", "rate_changes", "deadline_weeks",
-                 "deadline_compression", "measurability", "inspection_sample"):
-        frame = local.measures[name]
-        keys = [c for c in ("worker_id", "station_id", "platform", "week", "date", "indicator") if c in frame.columns]
-        assert_frame_equal(frame.sort(keys), result.measures[name].select(frame.columns).sort(keys), rel_tol=1e-9)
+    assert_same_measures(local, result)
 
 
 def test_a_case_without_worker_rows_gives_the_local_engines_empty_tables(city, spark, tmp_path):
@@ -130,6 +87,24 @@ def test_a_case_without_worker_rows_gives_the_local_engines_empty_tables(city, s
     assert set(local.measures) == set(result.measures) - {"spark_engine"}
     for name, frame in local.measures.items():
         assert_frame_equal(frame, result.measures[name], check_column_order=False)
+
+
+def test_results_come_back_through_a_scratch_folder_removed_after_reading(spark, tmp_path):
+    frames = {(1, "measure", "overtime"): pl.DataFrame({"worker_id": ["R0002"]}),
+              (0, "finding", "findings"): pl.DataFrame({"worker_id": ["R0001"], "hours": [9.5]})}
+    payloads = spark.createDataFrame([(*key, engine._ipc(frame)) for key, frame in frames.items()], engine.PAYLOAD)
+    results = engine._collect(payloads, str(tmp_path))
+    assert [result[:3] for result in results] == sorted(frames)  # by bucket, kind and name
+    for bucket, kind, name, frame in results:
+        assert_frame_equal(frame, frames[bucket, kind, name])
+    assert not any(tmp_path.iterdir())
+
+
+def test_on_a_cluster_the_scratch_folder_must_be_shared():
+    on_yarn = SimpleNamespace(sparkContext=SimpleNamespace(master="yarn"))
+    with pytest.raises(ValueError, match="scratch="):
+        engine._scratch_on_driver(on_yarn, None)
+    assert not engine._scratch_on_driver(on_yarn, "s3a://inspection/scratch")
 
 
 def test_a_bucket_leaves_out_a_measure_without_columns(city, monkeypatch):

@@ -3,8 +3,10 @@
 No indicator is implemented twice. Spark only moves rows: it reads the saved case's Parquet files
 (local, HDFS or S3-style paths), routes every per-worker row to the *bucket* of its worker
 (``pmod(hash(worker_id), buckets)``), and in ``groupBy(bucket).applyInArrow`` hands each bucket's
-rows (Arrow in) to ``auditor.analyzers.run_all`` on a Case of its own; the results go back as Arrow
-IPC payloads (Arrow out) and are concatenated on the driver.
+rows (Arrow in) to ``auditor.analyzers.run_all`` on a Case of its own; the results leave as Arrow
+IPC payloads (Arrow out), which the executors write as Parquet to a scratch folder and the driver
+reads back one batch at a time and concatenates. Not ``collect()``: that gathers every payload in the
+driver's JVM before Python gets its own copy (40 buckets, 85 M evidence rows: the JVM was killed for memory).
 
 Several tables per group: ``applyInArrow`` gives a group one Arrow table and ``cogroup`` only two
 frames, while a worker has five tables (orders, activity, messages, schedules, offers). So the
@@ -55,8 +57,12 @@ import io
 import json
 import math
 import os
+import shutil
 import sys
-from collections.abc import Callable
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import polars as pl
 
@@ -73,8 +79,8 @@ from auditor.engines.parts import (
     Result,
     assemble,
     case_spans,
-    concat,
     grouped,
+    keyed_reference,
     reference,
     run_part,
     stale_parts,
@@ -111,22 +117,30 @@ def session(master: str | None = None):
     if not submitted and (master or "local").startswith("local"):
         # local Python workers run this interpreter (the one with polars), not the first python3 on PATH
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        # local mode runs every task in the driver's JVM, and the findings come back to it: Spark's
-        # 1 GB defaults fail from ~1,000 workers, so give it 40 % of this machine's memory
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.4
+        # local mode runs every task in the driver's JVM: it holds the shuffle and the Arrow batches to
+        # and from the Python workers (Spark's 1 GB default fails from ~1,000 workers). The results
+        # no longer pass through it (the tasks write them as Parquet, Python reads the files), so a
+        # quarter of this machine's memory; the rest goes to the Python workers (a bucket each, ~2 GB)
+        # and to the driver's Python, which holds the results. No cap on the small tables' toArrow.
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.25
         builder = (builder.config("spark.driver.memory", f"{max(2, int(memory / 2**30))}g")
                    .config("spark.driver.maxResultSize", "0"))
     return builder.getOrCreate()
 
 
-def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: int | None = None) -> Findings:
+def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: int | None = None,
+          scratch: str | None = None) -> Findings:
     """Run every analyzer over the case saved at ``case_dir`` (``Case.save`` / ``auditor ingest``;
     any path Spark reads: a folder, ``hdfs://…``, ``s3a://…``) and return the findings, evidence
-    and measures, as ``analyzers.run_all`` does."""
+    and measures, as ``analyzers.run_all`` does. The executors write the results under ``scratch``
+    for the driver to read: by default a local temporary folder, removed after reading (local mode);
+    on a cluster a folder both reach (``hdfs://…``, ``s3a://…``), whose ``auditor-spark-…`` folders
+    are left to that storage's clean-up."""
     _, F = require_spark()
     settings = settings or Settings()
-    settings.law  # fail early and clearly on an unknown jurisdiction
+    settings.law  # noqa: B018 — fail early and clearly on an unknown jurisdiction
     spark = spark or session()
+    _scratch_on_driver(spark, scratch)  # a cluster without a shared scratch folder fails before any work
     case_dir = str(case_dir).rstrip("/")
     tz = json.loads(spark.read.text(f"{case_dir}/{MANIFEST}", wholetext=True).first()[0])["timezone"]
     tables = {name: _read(spark, case_dir, name) for name in schema.TABLES}
@@ -136,19 +150,19 @@ def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: 
     buckets = buckets or max(1, math.ceil(n_workers / WORKERS_PER_BUCKET))
     broadcast = spark.sparkContext.broadcast({name: _ipc(frame) for name, frame in small.items()})
     orders = tables["orders"]
-    references = {name: _keyed_reference(orders, name, keyed, tz, settings)
+    references = {name: _keyed_reference(orders, name, keyed, tz, settings, scratch)
                   for name, keyed in KEYED_REFERENCES.items()}
 
     routed = _routed(tables, small["participants"], buckets, F)
-    results = _run_buckets(routed, broadcast, references, tz, settings)
+    results = _run_buckets(routed, broadcast, references, tz, settings, scratch)
     spans = case_spans(results)
     if stale := stale_parts(results, spans):  # a bucket's period short of the case's: run it again
         again = _run_buckets(routed.filter(F.col("_bucket").isin(stale)), broadcast, {**references, **spans}, tz,
-                             settings)
+                             settings, scratch)
         results = [row for row in results if row[0] not in stale] + again
     parts = grouped(results)
     parts["measure"].update(grouped(_collect(_per_group(orders, "station_id", station_measures, references, tz,
-                                                       settings)))["measure"])
+                                                       settings), scratch))["measure"])
     result = assemble(parts, references, tz, settings)
     result.measures["spark_engine"] = pl.DataFrame(
         {"buckets": buckets, "workers": n_workers, "workers_per_bucket": WORKERS_PER_BUCKET,
@@ -223,11 +237,11 @@ def _payload_table(bucket: int, rows: list[tuple[str, str, pl.DataFrame]]):
 
 
 def _run_buckets(routed, broadcast, references: dict[str, pl.DataFrame], tz: str,
-                 settings: Settings) -> list[Result]:
+                 settings: Settings, scratch: str | None) -> list[Result]:
     """Every bucket of ``routed`` audited with ``references`` injected."""
     shipped = routed.sparkSession.sparkContext.broadcast({name: _ipc(frame) for name, frame in references.items()})
     return _collect(routed.groupBy("_bucket").applyInArrow(
-        lambda rows: _analyse_bucket(rows, broadcast, shipped, tz, settings), PAYLOAD))
+        lambda rows: _analyse_bucket(rows, broadcast, shipped, tz, settings), PAYLOAD), scratch)
 
 
 def _analyse_bucket(rows, broadcast, references, tz: str, settings: Settings):
@@ -255,16 +269,14 @@ def _bucket_table(data: pl.DataFrame, name: str) -> pl.DataFrame:
     return frame.sort("src", "src_row", maintain_order=True)
 
 
-def _keyed_reference(orders, name: str, keyed: Keyed, tz: str, settings: Settings) -> pl.DataFrame:
+def _keyed_reference(orders, name: str, keyed: Keyed, tz: str, settings: Settings,
+                     scratch: str | None) -> pl.DataFrame:
     """A keyed reference of the whole case: the analyzer's function on the orders of each value of
     its column (one applyInArrow group each), the groups' rows together."""
     _, F = require_spark()
     groups = orders.withColumn("_bucket", keyed.key(F)).groupBy("_bucket").applyInArrow(
         lambda rows: _reference_of_group(rows, name, keyed.use, tz, settings), PAYLOAD)
-    empty = reference(Case({}, tz=tz), name, keyed.use, settings)  # its columns, also for a case without orders
-    # widest first: a group can give fewer columns (rate_changes without a change), which come later
-    frames = sorted([empty, *(frame for _, _, _, frame in _collect(groups))], key=lambda frame: -frame.width)
-    return concat(frames, empty).sort(keyed.column)
+    return keyed_reference([frame for _, _, _, frame in _collect(groups, scratch)], tz, name, settings)
 
 
 def _reference_of_group(rows, name: str, use: Callable, tz: str, settings: Settings):
@@ -292,9 +304,55 @@ def _per_group(orders, key: str, measures: Callable[[Inputs], dict], references:
         lambda rows: _analyse_group(rows, tz, settings, measures, shipped), PAYLOAD)
 
 
-def _collect(payloads) -> list[Result]:
-    """(bucket, kind, name, frame) of every payload, in bucket order. Sorted here, not by Spark: an
-    ``orderBy`` samples its input to place the ranges, and that sampling job runs every bucket's
-    analysis once more before the sort runs it again (1,000 riders: 135 s with it, 85 s without)."""
-    rows = sorted(payloads.collect(), key=lambda row: (row["bucket"], row["kind"], row["name"]))
-    return [(row["bucket"], row["kind"], row["name"], _frame(bytes(row["payload"]))) for row in rows]
+def _collect(payloads, scratch: str | None) -> list[Result]:
+    """(bucket, kind, name, frame) of every payload, in bucket order. The executors write the payloads
+    as Parquet under ``scratch`` and the driver reads them a batch at a time, so neither the JVM nor
+    Python holds them all as raw bytes. Sorted here, not by Spark: an ``orderBy`` samples its input to
+    place the ranges, and that sampling job runs every bucket's analysis once more before the sort runs
+    it again (1,000 riders: 135 s with it, 85 s without)."""
+    spark = payloads.sparkSession
+    folder, local = _scratch_folder(spark, scratch)
+    try:
+        # no Parquet compression: the payloads are LZ4-compressed IPC already
+        payloads.write.option("compression", "none").parquet(Path(folder).as_uri() if local else folder)
+        rows = _local_rows(folder) if local else _rows_through_spark(spark, folder)
+        results = [(bucket, kind, name, _frame(payload)) for bucket, kind, name, payload in rows]
+    finally:
+        if local:
+            shutil.rmtree(Path(folder).parent, ignore_errors=True)
+    return sorted(results, key=lambda result: result[:3])
+
+
+def _scratch_on_driver(spark, scratch: str | None) -> bool:
+    """Whether ``scratch`` is on the driver's own disk (read with pyarrow, removed afterwards) rather
+    than a cluster's storage (read through Spark)."""
+    if scratch and "://" in scratch and not scratch.startswith("file://"):
+        return False
+    if not spark.sparkContext.master.startswith("local"):
+        # executors on other machines would write to their own disks, out of the driver's sight
+        raise ValueError("the spark engine on a cluster needs scratch=: a folder the executors and the "
+                         "driver both reach (hdfs://…, s3a://…)")
+    return True
+
+
+def _scratch_folder(spark, scratch: str | None) -> tuple[str, bool]:
+    """A new folder for one write of payloads under ``scratch``, and whether it is on the driver's disk."""
+    if not _scratch_on_driver(spark, scratch):
+        return f"{scratch.rstrip('/')}/auditor-spark-{uuid.uuid4().hex}", False
+    parent = scratch.removeprefix("file://") if scratch else None
+    return str(Path(tempfile.mkdtemp(prefix="auditor-spark-", dir=parent)) / "payloads"), True
+
+
+def _local_rows(folder: str) -> Iterator[tuple[int, str, str, bytes]]:
+    """The payload rows of the Parquet files in ``folder``, one batch at a time."""
+    import pyarrow.parquet as pq
+
+    for part in sorted(Path(folder).glob("*.parquet")):
+        for batch in pq.ParquetFile(part).iter_batches(batch_size=1):
+            yield from zip(*(batch.column(column).to_pylist() for column in ("bucket", "kind", "name", "payload")))
+
+
+def _rows_through_spark(spark, folder: str) -> Iterator[tuple[int, str, str, bytes]]:
+    """The payload rows written to a cluster's storage, one partition at a time through the driver."""
+    for row in spark.read.schema(PAYLOAD).parquet(folder).toLocalIterator():
+        yield row["bucket"], row["kind"], row["name"], bytes(row["payload"])

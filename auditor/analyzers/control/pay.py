@@ -38,6 +38,9 @@ SEPARATION = 0.95  # (before, after) day pairs on the same side of the change: a
 RATE_CHANGES = "rate changes"  # the case-wide reference of rate_changes
 
 
+RATE_COLUMNS = ("platform", "dispatched_at", "pay", "distance_m")  # what the rates read of the orders
+
+
 def daily_rates(inputs: Inputs) -> pl.DataFrame:
     km = pl.col("distance_m") / 1000
     paid = inputs.orders.lazy().filter((pl.col("pay") > 0) & (pl.col("distance_m") > 0)).with_columns(

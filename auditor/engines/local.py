@@ -1,0 +1,137 @@
+"""The local engine: every analyzer in this process, over the whole case at once or, beyond
+``WORKERS_PER_PART`` workers, over parts of it one after another, so that memory follows the part
+and not the city.
+
+A part holds its workers' rows of every per-worker table (in the case's own order) and, like a
+Spark bucket, every conversation in which a colleague mapped to one of its workers wrote in
+another worker's export (``auditor.engines.parts`` has what both engines share: the home results,
+the case-wide references, the assembly). A part's rows are read from the case into memory while
+it runs. Workers who share conversations go to one part where they can (``ordered_workers``):
+a station's group chat exported by forty riders would otherwise be copied into every part that
+holds one of them. Each part's results go to Parquet files in a scratch folder as soon as the part
+is done, so the parts never pile up in memory; at the end the findings and measures are read back
+and the evidence stays on disk (the result's ``evidence`` is a LazyFrame over those files). Parts
+are consecutive runs of ``ordered_workers``, so a run depends on the data and ``workers_per_part``
+only, and every finding, evidence row and measure equals ``analyzers.run_all``'s on the whole
+case (tests/test_local_engine.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+
+from auditor import analyzers
+from auditor.case import Case, Scratch
+from auditor.engines.parts import (
+    KEYED_REFERENCES,
+    PER_WORKER_TABLES,
+    WORKER,
+    Result,
+    assemble,
+    case_spans,
+    grouped,
+    per_station,
+    run_part,
+    stale_parts,
+    whole_case_reference,
+)
+from auditor.findings import EVIDENCE, Findings
+from auditor.settings import Settings
+
+WORKERS_PER_PART = 1000  # a 1,000-rider month audits in ~1.6 GB; the part count follows the data only
+SPILLED = ("findings", "evidence", "measure")  # per-worker results: to disk as each part ends
+
+
+def audit(case: Case, settings: Settings | None = None, workers_per_part: int = WORKERS_PER_PART,
+          progress: Callable[[str], None] | None = None) -> Findings:
+    """Every analyzer over ``case``: at once (``analyzers.run_all``) when it has at most
+    ``workers_per_part`` workers, else part by part, with the same results."""
+    settings = settings or Settings()
+    settings.law  # noqa: B018 — fail early and clearly on an unknown jurisdiction
+    copies = shared_conversations(case)
+    workers = ordered_workers(case, copies)
+    if len(workers) <= workers_per_part:
+        return analyzers.run_all(case, settings, progress)
+    members = [workers[i:i + workers_per_part] for i in range(0, len(workers), workers_per_part)]
+    references = {name: whole_case_reference(case, name, settings) for name in KEYED_REFERENCES}
+    scratch = Scratch(prefix="auditor-parts-")
+    run = lambda part, injected: _run(case, part, members[part], copies, injected, settings, scratch)
+    results: list[Result] = []
+    for part in range(len(members)):
+        if progress:
+            progress(f"part {part + 1} of {len(members)}")
+        results += run(part, references)
+    spans = case_spans(results)
+    if stale := stale_parts(results, spans):  # a part's period short of the case's: run it again
+        results = [row for row in results if row[0] not in stale]
+        for part in stale:
+            results += run(part, {**references, **spans})
+    parts = grouped(_read_back(results))
+    parts["measure"].update({name: [frame] for name, frame in per_station(case, references, settings).items()})
+    evidence = pl.scan_parquet(sorted(scratch.path.glob("evidence-*.parquet")), schema=EVIDENCE)
+    result = assemble(parts, references, case.tz, settings, evidence=evidence)
+    result.scratch = scratch
+    result.measures["local_engine"] = pl.DataFrame(
+        {"parts": len(members), "workers": len(workers), "workers_per_part": workers_per_part,
+         "parts_run_again": len(stale)})
+    return result
+
+
+def shared_conversations(case: Case) -> pl.DataFrame:
+    """worker_id, conversation_id, _for: a conversation in worker_id's export in which a colleague
+    mapped to another worker (_for) wrote; it goes to _for's part as well, whole."""
+    riders = (case.table("participants").filter(pl.col(WORKER).is_not_null())
+              .select(sender_id="participant_id", _for=WORKER).unique())
+    return (case.table("messages").filter(pl.col("sender_role") == "colleague")
+            .join(riders, on="sender_id").filter(pl.col("_for") != pl.col(WORKER))
+            .select(WORKER, "conversation_id", "_for").unique().collect())
+
+
+def ordered_workers(case: Case, copies: pl.DataFrame) -> list[str]:
+    """Every worker id of the per-worker tables, those who share a conversation next to each other:
+    sorted by the least id among each worker and the colleagues they share one with (a station's
+    group chat makes its riders one run), then by id."""
+    ids = pl.concat([case.table(name).select(WORKER) for name in PER_WORKER_TABLES]).unique().drop_nulls()
+    pairs = pl.concat([copies.lazy().select(WORKER, mate="_for"), copies.lazy().select(pl.col("_for").alias(WORKER),
+                                                                                      mate=WORKER)])
+    least = pairs.group_by(WORKER).agg(pl.col("mate").min())
+    return (ids.join(least, on=WORKER, how="left")
+            .with_columns(_group=pl.min_horizontal(WORKER, pl.col("mate").fill_null(pl.col(WORKER))))
+            .sort("_group", WORKER).collect()[WORKER].to_list())
+
+
+def part_case(case: Case, workers: list[str], copies: pl.DataFrame) -> Case:
+    """The rows of ``workers`` (and the conversations copied to them) as a Case held in memory."""
+    mine = pl.col(WORKER).is_in(pl.Series(workers).implode())
+    tables = {name: case.table(name).filter(mine) for name in PER_WORKER_TABLES}
+    copied = copies.filter(pl.col("_for").is_in(workers)).select(WORKER, "conversation_id", _copy=pl.lit(True)).unique()
+    tables["messages"] = (case.table("messages").join(copied.lazy(), on=[WORKER, "conversation_id"], how="left",
+                                                      maintain_order="left")
+                          .filter(mine | pl.col("_copy").fill_null(False)).drop("_copy"))
+    frames = pl.collect_all(list(tables.values()))
+    held = {name: frame.lazy() for name, frame in zip(tables, frames)}
+    shared = {name: frame for name, frame in case.tables.items() if name not in held}
+    return Case({**shared, **held}, tz=case.tz, sources=case.sources)
+
+
+def _run(case: Case, part: int, workers: list[str], copies: pl.DataFrame, references: dict[str, pl.DataFrame],
+         settings: Settings, scratch: Scratch) -> list[Result]:
+    """One part's results; its per-worker results written to the scratch folder, (part, kind,
+    name, path) in their place."""
+    home = pl.DataFrame({WORKER: workers})
+    results = []
+    for kind, name, frame in run_part(part_case(case, workers, copies), home, references, settings):
+        if kind in SPILLED and frame.width:
+            path = scratch.path / f"{kind}-{name}-{part:06d}.parquet"
+            frame.write_parquet(path)
+            frame = pl.DataFrame({"path": [str(path)]})
+        results.append((part, kind, name, frame))
+    return results
+
+
+def _read_back(results: list[Result]) -> list[Result]:
+    """The spilled findings and measures read back (evidence stays on disk)."""
+    return [(part, kind, name, pl.read_parquet(frame["path"][0]) if kind in SPILLED else frame)
+            for part, kind, name, frame in results if kind != "evidence"]

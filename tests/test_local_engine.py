@@ -1,0 +1,93 @@
+"""The local engine audits a city part by part (memory follows the part) and gives the same
+findings, evidence and measures as one run over the whole case."""
+
+from __future__ import annotations
+
+import gc
+
+import polars as pl
+import pytest
+from engine_city import (
+    COMPARED_WITH_THE_CASE,
+    assert_same,
+    assert_same_measures,
+    build_city,
+)
+from typer.testing import CliRunner
+
+from auditor import analyzers
+from auditor.case import Case
+from auditor.cli import app
+from auditor.engines import local
+from auditor.findings import EVIDENCE, Findings
+from auditor.report import write_dossier
+from auditor.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory) -> tuple[str, Findings]:
+    return build_city(tmp_path_factory.mktemp("city"))
+
+
+@pytest.fixture(scope="module")
+def in_parts(city) -> Findings:
+    return local.audit(Case.load(city[0]), Settings(), workers_per_part=5)
+
+
+def test_workers_split_over_parts_get_every_finding_of_one_run(city, in_parts):
+    _, whole = city
+    run = in_parts.measures["local_engine"].row(0, named=True)
+    assert run == {"parts": 3, "workers": 12, "workers_per_part": 5, "parts_run_again": 2}  # R0001's part is on time
+    assert whole.measures["offhours_sessions"].filter(pl.col("worker_id") == "R0007").height > 0  # routed copy
+    assert COMPARED_WITH_THE_CASE <= set(whole.findings["indicator"])
+    assert_same(whole, in_parts)
+    assert in_parts.findings["finding_id"].is_unique().all()  # each worker's findings from one part only
+    assert_same_measures(whole, in_parts)
+
+
+def test_a_parts_evidence_waits_on_disk_until_the_result_goes(city):
+    result = local.audit(Case.load(city[0]), Settings(), workers_per_part=6)
+    assert isinstance(result.evidence, pl.LazyFrame)
+    folder = result.scratch.path
+    assert len(list(folder.glob("evidence-*.parquet"))) == 2
+    assert result.evidence_count() == city[1].evidence_count()
+    del result
+    gc.collect()
+    assert not folder.exists()
+
+
+def test_a_case_within_one_part_is_one_run(city):
+    result = local.audit(Case.load(city[0]), Settings(), workers_per_part=12)
+    assert "local_engine" not in result.measures and isinstance(result.evidence, pl.DataFrame)
+    assert_same(city[1], result)
+
+
+def test_cli_in_parts_writes_every_finding_and_evidence_row_of_one_run(city, tmp_path):
+    case_dir, whole = city
+    out = tmp_path / "report"
+    run = CliRunner().invoke(app, ["audit", case_dir, "--out", str(out), "--workers-per-part", "4"])
+    assert run.exit_code == 0, run.output
+    assert pl.read_parquet(out / "local_engine.parquet")["parts"].to_list() == [3]
+    written = Findings(pl.read_parquet(out / "findings.parquet"),
+                       pl.read_parquet(out / "evidence.parquet").select(list(EVIDENCE)))
+    assert_same(whole, written)
+    assert pl.read_csv(out / "evidence.csv").height == whole.evidence_count()  # fits a spreadsheet: written
+    assert f"with {whole.evidence_count()} evidence rows" in run.output
+
+
+def test_a_dossier_reads_the_spilled_evidence_of_its_worker(city, in_parts, tmp_path):
+    case_dir, whole = city
+    case = Case.load(case_dir)
+    settings = Settings().to_dict()
+    write_dossier(in_parts, case, ["R0003"], tmp_path / "parts", settings)
+    write_dossier(whole, case, ["R0003"], tmp_path / "whole", settings)
+    read = lambda folder: pl.read_parquet(folder / "evidence.parquet").sort(pl.all())
+    assert read(tmp_path / "parts").height > 100
+    assert read(tmp_path / "parts").equals(read(tmp_path / "whole"))
+
+
+def test_one_run_and_parts_agree_on_an_empty_case(city):
+    case = Case.load(city[0])
+    for name in ("orders", "activity", "messages", "schedules", "offers"):
+        case.tables[name] = case.table(name).head(0)
+    assert local.audit(case, Settings(), workers_per_part=1).findings.equals(analyzers.run_all(case).findings)
