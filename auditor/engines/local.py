@@ -68,8 +68,9 @@ def audit(case: Case, settings: Settings | None = None, workers_per_part: int = 
         results = [row for row in results if row[0] not in stale]
         for part in stale:
             results += run(part, {**references, **spans})
+    stations = per_station(case, references, settings)  # before the parts' results are read back: less at once
     parts = grouped(_read_back(results))
-    parts["measure"].update({name: [frame] for name, frame in per_station(case, references, settings).items()})
+    parts["measure"].update({name: [frame] for name, frame in stations.items()})
     evidence = pl.scan_parquet(sorted(scratch.path.glob("evidence-*.parquet")), schema=EVIDENCE)
     result = assemble(parts, references, case.tz, settings, evidence=evidence)
     result.scratch = scratch

@@ -16,7 +16,7 @@ Each result travels as (part, kind, name, frame): kind is findings, evidence, me
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import NamedTuple
 
@@ -66,10 +66,20 @@ def whole_case_reference(case: Case, name: str, settings: Settings) -> pl.DataFr
     Spark engine's groups): the city's orders are read once, in the reference's columns only, and
     no analyzer function sees more than one value's orders (all 9.6 M at once took 4 GB)."""
     keyed = KEYED_REFERENCES[name]
-    orders = case.table("orders").select(keyed.columns).with_columns(_key=keyed.key(POLARS_FUNCTIONS)).collect()
-    frames = [reference(Case({"orders": group.lazy()}, tz=case.tz), name, keyed.use, settings)
-              for group in orders.partition_by("_key", include_key=False, maintain_order=True)]
+    orders = case.table("orders").select(keyed.columns).with_columns(_key=keyed.key(POLARS_FUNCTIONS))
+    frames = [reference(Case({"orders": group.drop("_key").lazy()}, tz=case.tz), name, keyed.use, settings)
+              for group in slices(orders, "_key")]
     return keyed_reference(frames, case.tz, name, settings)
+
+
+def slices(frame: pl.LazyFrame, key: str) -> Iterator[pl.DataFrame]:
+    """The rows of each value of ``key`` (null last), each in the case's order: views into one
+    sorted copy, not a copy per value."""
+    ordered = frame.sort(key, maintain_order=True, nulls_last=True).collect()
+    offset = 0
+    for length in ordered.group_by(key, maintain_order=True).len()["len"]:
+        yield ordered.slice(offset, length)
+        offset += length
 
 
 def keyed_reference(frames: list[pl.DataFrame], tz: str, name: str, settings: Settings) -> pl.DataFrame:
@@ -82,10 +92,9 @@ def keyed_reference(frames: list[pl.DataFrame], tz: str, name: str, settings: Se
 
 def per_station(case: Case, references: dict[str, pl.DataFrame], settings: Settings) -> dict[str, pl.DataFrame]:
     """The stations' deadline measures, one station's orders at a time, against the case-wide references."""
-    orders = (case.table("orders").select(deadlines.RATIO_COLUMNS).filter(pl.col("station_id").is_not_null())
-              .sort("station_id", maintain_order=True).collect())
+    orders = case.table("orders").select(deadlines.RATIO_COLUMNS).filter(pl.col("station_id").is_not_null())
     found = defaultdict(list)
-    for group in orders.partition_by("station_id", maintain_order=True):
+    for group in slices(orders, "station_id"):
         station = Case({"orders": group.lazy()}, tz=case.tz)
         with context.shared(station, references=references):
             for measure, frame in station_measures(Inputs(station, settings)).items():
