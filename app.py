@@ -15,8 +15,9 @@ import polars as pl
 import streamlit as st
 
 import connectors
-from auditor import analyzers, charts, law, report, research, uploads, views
+from auditor import charts, law, report, research, uploads, views
 from auditor.case import Case
+from auditor.engines import local
 from auditor.evidence import resolve
 from auditor.findings import FAMILIES, Findings
 from auditor.i18n import LANGUAGES, strings, t
@@ -52,7 +53,8 @@ def load_case(folder: str, fingerprint: str) -> Case:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def analyse(case_key: str, settings_key: str, _case: Case, _settings: Settings) -> Findings:
-    return analyzers.run_all(_case, _settings)
+    # a city beyond local.WORKERS_PER_PART workers part by part, its evidence on disk: a laptop's memory
+    return local.audit(_case, _settings)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -90,8 +90,13 @@ def app(data: Path, case_dir: Path, out: Path) -> dict:
     """The app's overview of a saved case: the audit (as ``analyse`` caches it) and the case
     views the overview tab draws (app.py ``case_views``)."""
     from auditor import views
+    from auditor.case import Case
+    from auditor.engines import local
+    from auditor.settings import Settings
 
-    case, _, result, counts = _analyse(case_dir, None)
+    case = Case.load(case_dir)
+    result = local.audit(case, Settings())  # as app.py's analyse
+    counts = {"findings": result.findings.height, "evidence_rows": result.evidence_count()}
     ranking = views.risk_ranking(result.findings, views.workers(case, result))
     nodes, edges = views.network(case, result)
     stations = views.station_aggregates(ranking, case)
