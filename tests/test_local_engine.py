@@ -91,3 +91,19 @@ def test_one_run_and_parts_agree_on_an_empty_case(city):
     for name in ("orders", "activity", "messages", "schedules", "offers"):
         case.tables[name] = case.table(name).head(0)
     assert local.audit(case, Settings(), workers_per_part=1).findings.equals(analyzers.run_all(case).findings)
+
+
+def test_a_part_without_check_ins_or_rosters_still_measures_them_as_the_case_does(city):
+    # only R0001 has check-ins and shifts (nobody here has a sanction): in one run every other
+    # worker measures 0 on those indicators; a part without R0001 must not call them "not
+    # measurable" (the case has them)
+    case = Case.load(city[0])
+    others = pl.col("worker_id") != "R0001"
+    case.tables["activity"] = case.table("activity").filter(~(pl.col("kind").is_in(["sanction", "check_in"]) & others))
+    case.tables["schedules"] = case.table("schedules").filter(~others)
+    whole, in_parts = analyzers.run_all(case, Settings()), local.audit(case, Settings(), workers_per_part=4)
+    measured = lambda result: result.measures["control_indicators"].filter(pl.col("indicator").is_in(
+        ["photo-check-ins", "required-presence"]))
+    assert measured(whole).height == 2 * 12 and measured(whole)["value"].min() == 0
+    assert_same_measures(whole, in_parts, ("control_indicators", "measurability", "scorecard"))
+    assert_same(whole, in_parts)

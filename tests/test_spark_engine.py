@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from auditor import analyzers
 from auditor.analyzers import context, worktime
 from auditor.analyzers.control import pay
-from auditor.analyzers.control.common import Inputs
+from auditor.analyzers.control.common import CARRIED, Inputs, carried
 from auditor.case import Case
 from auditor.cli import app
 from auditor.engines import spark as engine
@@ -123,6 +123,7 @@ def test_a_bucket_leaves_out_a_measure_without_columns(city, monkeypatch):
     shipped = lambda frames: SimpleNamespace(value={name: engine._ipc(frame) for name, frame in frames.items()})
     references = {name: engine.reference(case, name, keyed.use, settings)
                   for name, keyed in engine.KEYED_REFERENCES.items()}
+    references[CARRIED] = carried(case.table("activity"), case.table("schedules"), case.table("messages"))
     small = {name: case.table(name).collect() for name in engine.SHARED_TABLES}
     payloads = engine._analyse_bucket(rows.to_arrow(), shipped(small), shipped(references), case.tz, settings)
     measures = {name for kind, name in zip(payloads["kind"].to_pylist(), payloads["name"].to_pylist())
@@ -145,3 +146,13 @@ def test_without_pyspark_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyspark", None)
     with pytest.raises(ImportError, match=r"pip install -e '\.\[spark\]'"):
         engine.require_spark()
+
+
+def test_the_kinds_of_record_carried_are_the_whole_case_s(city, spark):
+    case = Case.load(city[0])
+    tables = {name: engine._read(spark, city[0], name) for name in ("activity", "schedules", "messages")}
+    from pyspark.sql import functions as F
+
+    assert_frame_equal(engine._carried(tables, F), carried(*(case.table(name) for name in tables)))
+    assert engine._carried(tables, F).row(0, named=True) == {  # this small city fines but never sanctions
+        "sanction": False, "check_in": True, "pressure_sanction": False, "schedules": True, "messages": True}

@@ -23,6 +23,7 @@ from collections.abc import Callable
 import polars as pl
 
 from auditor import analyzers
+from auditor.analyzers.control.common import CARRIED, carried
 from auditor.case import Case, Scratch
 from auditor.engines.parts import (
     KEYED_REFERENCES,
@@ -56,6 +57,7 @@ def audit(case: Case, settings: Settings | None = None, workers_per_part: int = 
         return analyzers.run_all(case, settings, progress)
     members = [workers[i:i + workers_per_part] for i in range(0, len(workers), workers_per_part)]
     references = {name: whole_case_reference(case, name, settings) for name in KEYED_REFERENCES}
+    references[CARRIED] = carried(case.table("activity"), case.table("schedules"), case.table("messages"))
     scratch = Scratch(prefix="auditor-parts-")
     run = lambda part, injected: _run(case, part, members[part], copies, injected, settings, scratch)
     results: list[Result] = []

@@ -117,8 +117,9 @@ def run_part(case: Case, home: pl.DataFrame, references: dict[str, pl.DataFrame]
         result = analyzers.run_all(case, settings)
         built = context.built_references(case)
     if unknown := sorted(set(built) - set(SPAN_REFERENCES)):
-        raise ValueError(f"case-wide reference(s) {unknown} unknown to the engines: add each to KEYED_REFERENCES "
-                         "or SPAN_REFERENCES in auditor/engines/parts.py, with how to get it from the whole case")
+        raise ValueError(f"case-wide reference(s) {unknown} unknown to the engines: add each to KEYED_REFERENCES, "
+                         "SPAN_REFERENCES in auditor/engines/parts.py, or compute it from the whole case before "
+                         "the parts as the engines do the kinds of record carried (control.common.CARRIED)")
     mine = lambda frame: frame.join(home, on=WORKER, how="semi")
     findings = mine(result.findings)
     out = [("findings", "-", findings),

@@ -68,7 +68,7 @@ import polars as pl
 
 from auditor import schema
 from auditor.analyzers import context
-from auditor.analyzers.control.common import Inputs
+from auditor.analyzers.control.common import CARRIED, Inputs, carried
 from auditor.case import MANIFEST, Case
 from auditor.engines.parts import (
     KEYED_REFERENCES,
@@ -152,6 +152,7 @@ def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: 
     orders = tables["orders"]
     references = {name: _keyed_reference(orders, name, keyed, tz, settings, scratch)
                   for name, keyed in KEYED_REFERENCES.items()}
+    references[CARRIED] = _carried(tables, F)
 
     routed = _routed(tables, small["participants"], buckets, F)
     results = _run_buckets(routed, broadcast, references, tz, settings, scratch)
@@ -168,6 +169,19 @@ def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: 
         {"buckets": buckets, "workers": n_workers, "workers_per_bucket": WORKERS_PER_BUCKET,
          "buckets_run_again": len(stale)})
     return result
+
+
+def _carried(tables: dict, F) -> pl.DataFrame:
+    """The CARRIED reference of the whole case: ``carried`` over what decides it (the activity's
+    distinct sanction and check-in kinds and details, one schedule, one message)."""
+    import pyarrow as pa
+
+    kinds = tables["activity"].filter(F.col("kind").isin("sanction", "check_in")).select("kind", "detail").distinct()
+    small = lambda frame: pl.from_arrow(pa.Table.from_batches(frame._collect_as_arrow(), schema=None)
+                                        if not hasattr(frame, "toArrow") else frame.toArrow())
+    first = lambda name: pl.LazyFrame({"rows": [0] * tables[name].limit(1).count()})
+    return carried(small(kinds).lazy().cast({"kind": pl.String, "detail": pl.String}), first("schedules"),
+                   first("messages"))
 
 
 def _read(spark, case_dir: str, name: str):

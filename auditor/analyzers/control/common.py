@@ -27,6 +27,7 @@ from typing import TypeVar
 import polars as pl
 
 from auditor import law
+from auditor.analyzers import context
 from auditor.analyzers.control import positions
 from auditor.analyzers.daily_hours import daily_hours
 from auditor.analyzers.messages import classified
@@ -35,6 +36,7 @@ from auditor.findings import Findings, render, validate
 from auditor.settings import Settings
 
 T = TypeVar("T")
+CARRIED = "kinds of record carried"  # the case-wide reference of Inputs.carried
 Z95 = 1.959963984540054
 ROWS = {
     "worker_id": pl.String, "indicator": pl.String, "value": pl.Float64, "n": pl.Int64,
@@ -230,8 +232,29 @@ class Inputs:
         return pl.concat([rel, modal.join(rel, on="worker_id", how="anti")])
 
     @cached_property
+    def carried(self) -> dict[str, bool]:
+        """Which kinds of record the case's exports carry at all (``CARRIED``): an indicator whose
+        records the case lacks altogether is not measurable, not 0, since the export may simply
+        leave them out. A case-wide reference: a part of a case without a sanction still measures
+        its workers' sanctions as 0 when the case has some (auditor.engines inject the whole case's)."""
+        return context.reference(self.case, CARRIED, lambda: carried(
+            self.table("activity"), self.table("schedules"), self.table("messages"))).row(0, named=True)
+
+    @cached_property
     def workers(self) -> pl.DataFrame:
         """Every worker seen in orders, activity or messages."""
         seen = [self.table("orders").select("worker_id"), self.table("activity").select("worker_id"),
                 self.messages.lazy().select("worker_id")]
         return pl.concat(seen).unique().sort("worker_id").collect()
+
+
+def carried(activity: pl.LazyFrame, schedules: pl.LazyFrame, messages: pl.LazyFrame) -> pl.DataFrame:
+    """One row (``Inputs.carried``): does the case hold any account sanction, any sanction tied to
+    acceptance (acceptance-pressure's keywords), any check-in, any schedule, any message. Reads
+    the activity's kind and detail only."""
+    kind, words = pl.col("kind"), spec("acceptance-pressure")["keywords"]
+    tied = pl.col("detail").fill_null("").str.contains_any(words, ascii_case_insensitive=True)
+    events = activity.select(sanction=(kind == "sanction").any(), check_in=(kind == "check_in").any(),
+                             pressure_sanction=((kind == "sanction") & tied).any())
+    return pl.concat([events, schedules.select(schedules=pl.len() > 0), messages.select(messages=pl.len() > 0)],
+                     how="horizontal").collect()

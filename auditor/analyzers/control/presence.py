@@ -19,9 +19,9 @@ ID = "required-presence"
 
 
 def required_presence(inputs: Inputs) -> Measured:
-    schedules = inputs.table("schedules").collect()
-    if schedules.height == 0:
+    if not inputs.carried["schedules"]:
         return rows(pl.DataFrame(), ID)
+    schedules = inputs.table("schedules").collect()
     shifts = schedules.lazy().with_columns(date=pl.col("start").dt.convert_time_zone(inputs.case.tz).dt.date())
     worked = inputs.working_days.lazy().select("worker_id", "date")
     attendance_fines = (inputs.orders.lazy().filter(pl.col("penalty_reason").fill_null("")

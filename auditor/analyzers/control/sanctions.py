@@ -29,9 +29,9 @@ PRESSURE_ROLES = ("supervisor", "system")
 
 
 def account_sanctions(inputs: Inputs) -> Measured:
-    events = inputs.activity.filter(pl.col("kind") == "sanction")
-    if events.height == 0:
+    if not inputs.carried["sanction"]:
         return rows(pl.DataFrame(), SANCTIONS)
+    events = inputs.activity.filter(pl.col("kind") == "sanction")
     reviewed = pl.col("detail").fill_null("").str.contains_any(spec(SANCTIONS)["human_review_keywords"],
                                                                ascii_case_insensitive=True)
     kind = pl.col("detail").fill_null("unspecified").str.split(":").list.first().str.strip_chars()
@@ -56,7 +56,7 @@ def acceptance_pressure(inputs: Inputs) -> Measured:
         "worker_id", ref=ref("messages"), sanction=pl.lit(0))
     cites = pl.concat([sanctions, messages])
     events = cites.group_by("worker_id").agg(n=pl.len(), sanctions=pl.col("sanction").sum())
-    if events.height == 0 and inputs.messages.height == 0:
+    if not (inputs.carried["pressure_sanction"] or inputs.carried["messages"]):  # neither kind of record at all
         return rows(pl.DataFrame(), PRESSURE)
     workers = inputs.workers.join(events, on="worker_id", how="left").with_columns(
         pl.col("n").fill_null(0), pl.col("sanctions").fill_null(0))
