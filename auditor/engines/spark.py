@@ -69,7 +69,7 @@ import polars as pl
 from auditor import schema
 from auditor.analyzers import context
 from auditor.analyzers.control.common import CARRIED, Inputs, carried
-from auditor.case import MANIFEST, Case
+from auditor.case import MANIFEST, Case, Scratch
 from auditor.engines.parts import (
     KEYED_REFERENCES,
     PER_WORKER_TABLES,
@@ -86,7 +86,7 @@ from auditor.engines.parts import (
     stale_parts,
     station_measures,
 )
-from auditor.findings import Findings
+from auditor.findings import EVIDENCE, Findings
 from auditor.settings import Settings
 
 WORKERS_PER_BUCKET = 250  # one bucket is a town-sized polars run (~2 GB); the count follows the data only
@@ -155,16 +155,20 @@ def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: 
     references[CARRIED] = _carried(tables, F)
 
     routed = _routed(tables, small["participants"], buckets, F)
-    results = _run_buckets(routed, broadcast, references, tz, settings, scratch)
+    spill = Scratch(prefix="auditor-spark-evidence-")  # the buckets' evidence, on the driver's disk
+    results = _run_buckets(routed, broadcast, references, tz, settings, scratch, spill)
     spans = case_spans(results)
     if stale := stale_parts(results, spans):  # a bucket's period short of the case's: run it again
         again = _run_buckets(routed.filter(F.col("_bucket").isin(stale)), broadcast, {**references, **spans}, tz,
-                             settings, scratch)
+                             settings, scratch, spill)
         results = [row for row in results if row[0] not in stale] + again
     parts = grouped(results)
     parts["measure"].update(grouped(_collect(_per_group(orders, "station_id", station_measures, references, tz,
                                                        settings), scratch))["measure"])
-    result = assemble(parts, references, tz, settings)
+    spilled = sorted(spill.path.glob("evidence-*.parquet"))
+    evidence = pl.scan_parquet(spilled, schema=EVIDENCE) if spilled else None
+    result = assemble(parts, references, tz, settings, evidence=evidence)
+    result.scratch = spill
     result.measures["spark_engine"] = pl.DataFrame(
         {"buckets": buckets, "workers": n_workers, "workers_per_bucket": WORKERS_PER_BUCKET,
          "buckets_run_again": len(stale)})
@@ -251,11 +255,12 @@ def _payload_table(bucket: int, rows: list[tuple[str, str, pl.DataFrame]]):
 
 
 def _run_buckets(routed, broadcast, references: dict[str, pl.DataFrame], tz: str,
-                 settings: Settings, scratch: str | None) -> list[Result]:
-    """Every bucket of ``routed`` audited with ``references`` injected."""
+                 settings: Settings, scratch: str | None, spill: Scratch) -> list[Result]:
+    """Every bucket of ``routed`` audited with ``references`` injected; each bucket's evidence
+    written to ``spill`` as it is read (a bucket run again replaces its file), not returned."""
     shipped = routed.sparkSession.sparkContext.broadcast({name: _ipc(frame) for name, frame in references.items()})
     return _collect(routed.groupBy("_bucket").applyInArrow(
-        lambda rows: _analyse_bucket(rows, broadcast, shipped, tz, settings), PAYLOAD), scratch)
+        lambda rows: _analyse_bucket(rows, broadcast, shipped, tz, settings), PAYLOAD), scratch, spill)
 
 
 def _analyse_bucket(rows, broadcast, references, tz: str, settings: Settings):
@@ -318,10 +323,10 @@ def _per_group(orders, key: str, measures: Callable[[Inputs], dict], references:
         lambda rows: _analyse_group(rows, tz, settings, measures, shipped), PAYLOAD)
 
 
-def _collect(payloads, scratch: str | None) -> list[Result]:
+def _collect(payloads, scratch: str | None, spill: Scratch | None = None) -> list[Result]:
     """(bucket, kind, name, frame) of every payload, in bucket order. The executors write the payloads
     as Parquet under ``scratch`` and the driver reads them a batch at a time, so neither the JVM nor
-    Python holds them all as raw bytes. Sorted here, not by Spark: an ``orderBy`` samples its input to
+    Python holds them all as raw bytes; the evidence goes on to ``spill`` (the result scans it there). Sorted here, not by Spark: an ``orderBy`` samples its input to
     place the ranges, and that sampling job runs every bucket's analysis once more before the sort runs
     it again (1,000 riders: 135 s with it, 85 s without)."""
     spark = payloads.sparkSession
@@ -330,7 +335,13 @@ def _collect(payloads, scratch: str | None) -> list[Result]:
         # no Parquet compression: the payloads are LZ4-compressed IPC already
         payloads.write.option("compression", "none").parquet(Path(folder).as_uri() if local else folder)
         rows = _local_rows(folder) if local else _rows_through_spark(spark, folder)
-        results = [(bucket, kind, name, _frame(payload)) for bucket, kind, name, payload in rows]
+        results = []
+        for bucket, kind, name, payload in rows:
+            frame = _frame(payload)
+            if spill is not None and kind == "evidence":  # to disk at once: most of a city's results
+                frame.write_parquet(spill.path / f"evidence-{bucket:06d}.parquet")
+            else:
+                results.append((bucket, kind, name, frame))
     finally:
         if local:
             shutil.rmtree(Path(folder).parent, ignore_errors=True)
