@@ -246,7 +246,8 @@ def _split(text: pl.Series, size: int) -> tuple[pl.Series, list[Rejection]]:
     lines = text.str.split("\n").explode()
     if size <= MAX_LINE_CHARS:
         return lines, []
-    too_long = (lines.str.len_chars() > MAX_LINE_CHARS).arg_true()
+    longest = (lines.str.len_bytes() > MAX_LINE_CHARS).arg_true()  # a line has at least as many bytes as characters
+    too_long = longest.filter(lines.gather(longest).str.len_chars() > MAX_LINE_CHARS)
     rejections = [Rejection(int(i) + 1, "row-too-long", f"the line has {len(lines[int(i)]):,} characters; at most"
                             f" {MAX_LINE_CHARS:,} are read") for i in too_long]
     return (lines.scatter(too_long, "") if rejections else lines), rejections
@@ -658,10 +659,21 @@ def check_file_rows(frame: pl.DataFrame, parsed: dict[str, tuple[pl.Expr, str]],
     return checked.with_columns(src_row=pl.col("_src_row")).drop("_src_row"), rejections
 
 
-def local_time(raw: str, fmt: str, tz: str) -> pl.Expr:
-    """Parse a local wall-clock column in zone ``tz`` into UTC; null where it does not parse."""
-    return (pl.col(raw).str.strip_chars().str.to_datetime(fmt, strict=False, time_unit="us")
-            .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC"))
+def local_time(raw: str | pl.Expr, fmt: str, tz: str) -> pl.Expr:
+    """Parse a local wall-clock column (name or expression) in zone ``tz`` into UTC; null where it does not parse."""
+    text = pl.col(raw) if isinstance(raw, str) else raw
+    return utc(text.str.strip_chars().str.to_datetime(fmt, strict=False, time_unit="us"), tz)
+
+
+def utc(local: pl.Expr, tz: str) -> pl.Expr:
+    """Wall-clock times in zone ``tz`` as UTC: the earlier of an ambiguous time, null for one that does not exist."""
+    return local.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+
+
+def per_run(value: pl.Expr, convert) -> pl.Expr:
+    """``convert(value)`` for an element-wise ``convert``, computed once per run of equal values in a
+    row (a chat's messages of one minute share their time): the same values, in fewer steps."""
+    return convert(value.rle().struct.field("value")).gather(value.rle_id())
 
 
 def iso_time(raw: str | pl.Expr, tz: str) -> pl.Expr:

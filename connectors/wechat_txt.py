@@ -33,6 +33,8 @@ from connectors.base import (
 NAME = "wechat-txt"
 TABLES = ("messages",)
 HEADER = r"^(?P<stamp>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?P<name>\S.{0,79})$"
+# HEADER's groups of a line it matches: the stamp is 19 characters, then a space (slices cost less than captures)
+FIELDS = {"stamp": pl.col("line").str.head(19), "name": pl.col("line").str.slice(20)}
 SELF_NAMES = ("我",)
 # WeChat's own notices, as the export tools write them in place of a sender
 SYSTEM_NAMES = ("系统消息", "系统通知")
@@ -56,7 +58,8 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     lines, too_long, encoding = decode_lines(path)
     if not options.owner:
         raise owner_unknown(path, "a WeChat text export does not say whose phone it came from")
-    frame, rejections, rows_read = chat_text.messages_of_lines(path, lines, too_long, HEADER, options.tz)
+    frame, rejections, rows_read = chat_text.messages_of_lines(path, lines, too_long, HEADER, options.tz,
+                                                                 fields=FIELDS)
     frame = frame.with_columns(_name=pl.col("name").str.strip_chars())
     name = pl.col("_name")
     frame = frame.with_columns(_me=name.is_in(SELF_NAMES), _system=name.is_in(SYSTEM_NAMES))
@@ -69,9 +72,17 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
         sender_name=pl.when(~me & ~system).then(name),
         sender_role=pl.when(me).then(pl.lit("self")).when(system).then(pl.lit("system")),
         text=pl.col("body"),
-        attachment_kind=pl.col("body").str.extract(MEDIA, 1).replace_strict(ATTACHMENTS, default=None),
+        attachment_kind=_attachment_kinds(frame["body"]),
     )
     detected = {"format": "WeChat plain-text chat export", "encoding": encoding,
                 "time basis": f"local wall-clock time in {options.tz}",
                 "owner": f"{options.owner} (case.toml [owners]); sender 我 is self"}
     return ReadResult({"messages": finish("messages", frame)}, rows_read, rejections, detected)
+
+
+def _attachment_kinds(body: pl.Series) -> pl.Series:
+    """The attachment kind of each message from its placeholder: only the few that start with ``[``
+    are matched against MEDIA."""
+    at = body.str.starts_with("[").arg_true()
+    kinds = body.gather(at).str.extract(MEDIA, 1).replace_strict(ATTACHMENTS, default=None, return_dtype=pl.String)
+    return pl.repeat(None, len(body), dtype=pl.String, eager=True).scatter(at, kinds)

@@ -8,7 +8,8 @@ The file is split into lines by polars from its bytes, and every line is matched
 header pattern at once (polars ``str.extract_groups``: the plain-ASCII form, whose captures are
 cheap, then the full Unicode ``HEADER`` for the few lines it misses); a line that is not a header
 continues the message above it. The timestamp is built from the header's numbers, not parsed from
-text, with the same range checks a parse makes. Whether dates are day- or month-first is
+text, with the same range checks a parse makes: once per date (a chat's dates come in long runs)
+and once per distinct time of day, not once per message. Whether dates are day- or month-first is
 decided once for the whole file, from every date in it, never line by line. Timestamps are local
 wall-clock time in the case time zone. The file does not say whose phone it came from: the owner
 is set in ``case.toml`` ``[owners]``."""
@@ -31,6 +32,8 @@ from connectors.base import (
     finish,
     head_text,
     owner_unknown,
+    per_run,
+    utc,
 )
 
 NAME = "whatsapp-txt"
@@ -48,18 +51,22 @@ PM_HALF = "|".join(half for half, letter in HALVES.items() if letter == "P")
 
 
 def _header_pattern(digit: str, space: str) -> str:
-    """HEADER's date and time as one ``head`` group and a group per number, written so that the
+    """HEADER's date and time as one ``head`` group holding a ``date`` group (with the ``[`` of
+    iOS) and a ``clock`` group (the time of day to the separator after it), written so that the
     next character always decides the way on (a one-pass regex, whose captures are cheap)."""
     ampm = rf"[AaPp]\.?{space}?[Mm]\.?"
     end = rf"(?:\]{space}|{space}[-–]{space})"
-    return (rf"^(?P<head>\[?(?P<d1>{digit}{{1,4}})[./-](?P<d2>{digit}{{1,2}})[./-](?P<d3>{digit}{{1,4}}),?{space}+"
-            rf"(?:{HALF}{space}?)?(?P<hour>{digit}{{1,2}})[:.](?P<minute>{digit}{{2}})(?:[:.](?P<second>{digit}{{2}}))?"
-            rf"(?:{space}(?:{ampm}{end}|[-–]{space})|{ampm}{end}|\]{space}))")
+    return (rf"^(?P<head>(?P<date>\[?{digit}{{1,4}}[./-]{digit}{{1,2}}[./-]{digit}{{1,4}}),?{space}+"
+            rf"(?P<clock>(?:{HALF}{space}?)?{digit}{{1,2}}[:.]{digit}{{2}}(?:[:.]{digit}{{2}})?"
+            rf"(?:{space}(?:{ampm}{end}|[-–]{space})|{ampm}{end}|\]{space})))")
 
 
 # the header in ASCII digits and spaces (what phones write) and in any Unicode ones (what HEADER allows)
 FAST_HEADER = _header_pattern("[0-9]", r"[\t\n\v\f\r ]")
 FULL_HEADER = _header_pattern(r"\d", r"\s")
+# HEADER's numbers in the date and clock groups (read once per distinct text, not per line)
+DATE = r"^\[?(?P<d1>\d{1,4})[./-](?P<d2>\d{1,2})[./-](?P<d3>\d{1,4})"
+CLOCK = rf"^(?:{HALF}\s?)?(?P<hour>\d{{1,2}})[:.](?P<minute>\d{{2}})(?:[:.](?P<second>\d{{2}}))?"
 # attachment notices -> (kind, whether the notice itself is the text: a file name is kept, "omitted" is not)
 MEDIA = (
     (r"^<Media omitted>$", "other", False),
@@ -108,27 +115,25 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     if headers.height == 0:
         raise SourceError(path, "no line looks like a WhatsApp message header (date, time - name: text)",
                           line=1, code="file-unrecognised")
-    order, order_note = _date_order(headers)
-    # a continuation line belongs to the last header above it (message 0: text above the first header)
-    more = more.with_columns(message=headers["src_row"].search_sorted(more["src_row"], side="left"))
-    orphans = more.filter((pl.col("message") == 0) & (pl.col("line").str.strip_chars(MARK_CHARS + " ") != ""))
+    dates, clocks = _dates(headers), _clocks(headers)
+    order, order_note = _date_order(dates)
+    orphans = more.filter(pl.col("message") == 0).filter(pl.col("line").str.strip_chars(MARK_CHARS + " ") != "")
     rejections = [Rejection(n, "row-malformed", "text before the first message header") for n in orphans["src_row"]]
     rejections += too_long
     messages = _with_continuations(headers, more.filter(pl.col("message") > 0))
 
-    messages = _with_local_time(messages, order).with_columns(
-        ts=pl.col("_local").dt.replace_time_zone(options.tz, ambiguous="earliest", non_existent="null")
-        .dt.convert_time_zone("UTC"))
+    messages = _with_local_time(messages, dates, clocks, order).with_columns(
+        ts=per_run(pl.col("_local"), lambda local: utc(local, options.tz)))
     unreadable = messages.filter(pl.col("ts").is_null()).with_columns(timestamp=_timestamp_text())
     _, bad = check_rows(unreadable, {"ts": (pl.col("ts"), "timestamp")}, required=("ts",))
     frame = messages.filter(pl.col("ts").is_not_null())
     marked = bool(lines["_marks"].any())
     frame = _table(_classified(frame, marked), options, path.stem, marked)
-    ios = headers["_open"].sum() * 2 > headers.height
+    ios = dates.filter(pl.col("value").str.starts_with("["))["len"].sum() * 2 > headers.height
     detected = {"format": "WhatsApp chat export, " + ("iOS ([date, time] name: text)" if ios
                                                        else "Android (date, time - name: text)"),
                 "encoding": encoding, "date order": order_note,
-                "clock": "12 h (AM/PM)" if headers["_twelve"].any() else "24 h",
+                "clock": "12 h (AM/PM)" if clocks["_twelve"].any() else "24 h",
                 "time basis": f"local wall-clock time in {options.tz}", "owner": f"{options.owner} (case.toml [owners])"}
     rows_read = headers.height + len(rejections)
     return ReadResult({"messages": frame}, rows_read, rejections + bad, detected)
@@ -154,31 +159,26 @@ def _normalised(lines: pl.DataFrame, special: bool) -> pl.DataFrame:
 
 
 def _headers(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(header lines with their fields, the other lines). A header's fields come from the plain-ASCII
-    pattern where it matches (the captures of the full Unicode pattern cost several times more);
-    the few lines it misses are tried against the full pattern."""
+    """(header lines: ``head``, its ``date`` and ``clock``, and ``rest``, the text after it; the
+    other lines, each with the ``message`` it continues: the number of headers above it). A header
+    is found by the plain-ASCII pattern where it matches (the captures of the full Unicode pattern
+    cost several times more); the few lines it misses are tried against the full pattern."""
     start = pl.col("line")
     if lines["_marks"].any():
         start = pl.when("_marks").then(start.str.replace(f"^{MARKS}+", "")).otherwise(start)
-    lines = lines.with_columns(_start=start)
-    fast = lines.with_columns(_h=pl.col("_start").str.extract_groups(FAST_HEADER)).unnest("_h")
-    headers, rest = fast.filter(pl.col("head").is_not_null()), fast.filter(pl.col("head").is_null())
-    slow = rest.filter(pl.col("_start").str.contains(FULL_HEADER))
-    if slow.height:
-        slow = slow.with_columns(_h=pl.col("_start").str.extract_groups(FULL_HEADER)).drop(
-            "d1", "d2", "d3", "hour", "minute", "second", "head").unnest("_h")
+    found = lines.select("src_row", "line", _start=start).with_columns(
+        _h=pl.col("_start").str.extract_groups(FAST_HEADER)).unnest("_h")
+    header = found["head"].is_not_null()
+    slow = found.select("src_row", "_start").filter(~header).filter(pl.col("_start").str.contains(FULL_HEADER))
+    headers = found.filter(header).drop("line")
+    if slow.height:  # Unicode digits or spaces: read with the full pattern, in their place
+        header = header.scatter(slow["src_row"] - 1, True)
+        slow = slow.with_columns(_h=pl.col("_start").str.extract_groups(FULL_HEADER)).unnest("_h")
         headers = pl.concat([headers, slow]).sort("src_row")
-        rest = rest.filter(~pl.col("_start").str.contains(FULL_HEADER))
-    head = pl.col("head")
-    twelve = head.str.contains(f"[AaPp]|{HALF}")
-    headers = headers.with_columns(_open=head.str.starts_with("["), _twelve=twelve,
-                                   rest=pl.col("_start").str.strip_prefix(head))
-    if headers["_twelve"].any():  # a written AM/PM wins over the half of the day (下午) before the time
-        pm = pl.when(head.str.contains("[AaPp]")).then(head.str.contains("[Pp]")).otherwise(head.str.contains(PM_HALF))
-        headers = headers.with_columns(_pm=pl.when(twelve).then(pm))
-    else:
-        headers = headers.with_columns(_pm=pl.lit(None, pl.Boolean))
-    return headers.drop("_start", "line"), rest.select("src_row", "line")
+    headers = headers.select("src_row", "head", "date", "clock", rest=pl.col("_start").str.strip_prefix(pl.col("head")))
+    # a continuation line belongs to the last header above it (message 0: text above the first header)
+    more = found.select("src_row", "line", message=header.cum_sum()).filter(~header)
+    return headers, more
 
 
 def _with_continuations(headers: pl.DataFrame, more: pl.DataFrame) -> pl.DataFrame:
@@ -209,29 +209,26 @@ def _with_continuations(headers: pl.DataFrame, more: pl.DataFrame) -> pl.DataFra
 
 
 def _classified(frame: pl.DataFrame, marked: bool) -> pl.DataFrame:
-    """``_body`` (the text after the name, without bidi marks), ``_kind`` and ``_keep`` (the
-    attachment notice it is, and whether its text is kept), ``_system`` (a notice of WhatsApp's own)
-    and ``_plain`` (the text of a line without a name, without bidi marks)."""
+    """``_said`` (the text after the name, or of a line without a name, without bidi marks),
+    ``_kind`` and ``_keep`` (the attachment notice a named message is, and whether its text is
+    kept) and ``_system`` (a notice of WhatsApp's own)."""
     named = pl.col("name").is_not_null()
-    frame = frame.with_columns(_body=_unmarked(pl.when(named).then("part"), marked).str.strip_chars(" "),
-                               _plain=_unmarked(pl.when(~named).then("part"), marked).str.strip_chars(" "))
+    frame = frame.with_columns(_said=_unmarked(pl.col("part"), marked).str.strip_chars(" "))
     # one regex pass finds the few notices; only those are matched pattern by pattern (the first listed wins)
     which = pl.lit(None, pl.Int64)
     for index, (pattern, _, _) in reversed(list(enumerate(MEDIA))):
-        which = pl.when(pl.col("_body").str.contains(pattern)).then(pl.lit(index)).otherwise(which)
-    at = frame["_body"].str.contains(MEDIA_ANY).arg_true()
-    notices = pl.repeat(None, frame.height, dtype=pl.Int64, eager=True).alias("_which").scatter(
-        at, frame[at].select(which).to_series())
-    frame = frame.with_columns(notices).with_columns(
-        _kind=pl.col("_which").replace_strict({i: k for i, (_, k, _) in enumerate(MEDIA)}, default=None,
-                                              return_dtype=pl.String),
-        _keep=pl.col("_which").replace_strict({i: keep for i, (_, _, keep) in enumerate(MEDIA)}, default=True,
-                                              return_dtype=pl.Boolean))
+        which = pl.when(pl.col("_said").str.contains(pattern)).then(pl.lit(index)).otherwise(which)
+    at = frame.select(named & pl.col("_said").str.contains(MEDIA_ANY)).to_series().arg_true()
+    notices = frame[at].select(which).to_series()
+    kinds = notices.replace_strict({i: k for i, (_, k, _) in enumerate(MEDIA)}, return_dtype=pl.String)
+    keeps = notices.replace_strict({i: keep for i, (_, _, keep) in enumerate(MEDIA)}, return_dtype=pl.Boolean)
+    frame = frame.with_columns(_kind=pl.repeat(None, frame.height, dtype=pl.String, eager=True).scatter(at, kinds),
+                               _keep=pl.repeat(True, frame.height, dtype=pl.Boolean, eager=True).scatter(at, keeps))
     if not marked:  # a named message is a notice only when it starts with a mark
         return frame.with_columns(_system=~named)
     starts_marked = pl.when(named).then(pl.col("part").str.contains(f"^{MARKS}"))
     return frame.with_columns(_system=~named | (
-        starts_marked & pl.col("_kind").is_null() & ~pl.col("_body").str.contains(NOT_SYSTEM)))
+        starts_marked & pl.col("_kind").is_null() & ~pl.col("_said").str.contains(NOT_SYSTEM)))
 
 
 def _table(frame: pl.DataFrame, options: ReadOptions, conversation: str, marked: bool) -> pl.DataFrame:
@@ -246,9 +243,7 @@ def _table(frame: pl.DataFrame, options: ReadOptions, conversation: str, marked:
         conversation_id=pl.lit(conversation),
         sender_id=pl.when(~system).then("_name"),
         sender_role=pl.when(system).then(pl.lit("system")),
-        text=pl.when(pl.col("name").is_null()).then("_plain")
-        .when(system).then(pl.col("_body"))
-        .when(pl.col("_keep")).then(pl.col("_body")).otherwise(pl.lit("")),
+        text=pl.when(pl.col("name").is_null() | system | pl.col("_keep")).then("_said").otherwise(pl.lit("")),
         attachment_kind=pl.when(~system).then(pl.col("_kind")),
     )
     return finish("messages", frame.with_columns(sender_name=pl.col("sender_id")))
@@ -258,13 +253,20 @@ def _unmarked(text: pl.Expr, marked: bool) -> pl.Expr:
     return text.str.replace_all(MARKS, "") if marked else text
 
 
-def _date_order(headers: pl.DataFrame) -> tuple[str, str]:
-    """Day-first, month-first or year-first, decided from every date in the file."""
-    d1, d2 = headers["d1"], headers["d2"].cast(pl.Int64, strict=False)
+def _dates(headers: pl.DataFrame) -> pl.DataFrame:
+    """The headers' dates as runs of one date text (``value``, for ``len`` headers in a row) with
+    its numbers d1, d2, d3: a chat's messages of a day are in a row, so each is read once."""
+    runs = headers.select(pl.col("date").rle()).unnest("date")
+    return runs.with_columns(_d=pl.col("value").str.extract_groups(DATE)).unnest("_d")
+
+
+def _date_order(dates: pl.DataFrame) -> tuple[str, str]:
+    """Day-first, month-first or year-first, decided from every date in the file (``_dates``)."""
+    d1, d2 = dates["d1"], dates["d2"].cast(pl.Int64, strict=False)
     if (d1.str.len_chars() == 4).all():
         return "ymd", "year-first (yyyy-mm-dd)"
-    day_first = int((d1.cast(pl.Int64, strict=False) > 12).sum())
-    month_first = int((d2 > 12).sum())
+    day_first = int(dates["len"].filter(d1.cast(pl.Int64, strict=False) > 12).sum())
+    month_first = int(dates["len"].filter(d2 > 12).sum())
     if day_first and month_first:
         order = "dmy" if day_first >= month_first else "mdy"
         return order, (f"{'day' if order == 'dmy' else 'month'}-first, but the dates conflict ({day_first} only valid "
@@ -276,32 +278,53 @@ def _date_order(headers: pl.DataFrame) -> tuple[str, str]:
     return "dmy", "day-first assumed: no date in the file tells day-first from month-first"
 
 
-def _with_local_time(messages: pl.DataFrame, order: str) -> pl.DataFrame:
+def _number(column: str) -> pl.Expr:
+    return pl.col(column).cast(pl.Int32, strict=False)
+
+
+def _clocks(headers: pl.DataFrame) -> pl.DataFrame:
+    """The headers' distinct clock texts, each with ``_twelve`` (whether it is a 12 h time) and
+    ``_time`` (after midnight): a time of day recurs every day, so each is read once."""
+    clocks = headers.select(pl.col("clock").unique()).with_columns(_c=pl.col("clock").str.extract_groups(CLOCK))
+    return clocks.unnest("_c").with_columns(_twelve=pl.col("clock").str.contains(f"[AaPp]|{HALF}")).select(
+        "clock", "_twelve", _time_of_day())
+
+
+def _with_local_time(messages: pl.DataFrame, dates: pl.DataFrame, clocks: pl.DataFrame, order: str) -> pl.DataFrame:
     """``_local``: the header's wall-clock time from its number fields; null where one is out of range
     (31 April, 25 o'clock, "13 PM", a three-digit day), exactly where ``YYYY-MM-DD HH:MM:SS`` would
-    not parse. Built in steps: each field is read once."""
+    not parse: the midnight of its date run (``_dates``) plus the time of its clock (``_clocks``)."""
+    midnight = dates.select(_midnight(order)).to_series().gather(messages["date"].rle_id())
+    time = messages.select("clock").join(clocks, on="clock", how="left", maintain_order="left")["_time"]
+    return messages.with_columns(_local=midnight + time)
+
+
+def _midnight(order: str) -> pl.Expr:
+    """The start of a date run's day; null where its month or day is out of range."""
     year, month, day = {"dmy": ("d3", "d2", "d1"), "mdy": ("d3", "d1", "d2"), "ymd": ("d1", "d2", "d3")}[order]
 
-    def number(column: str) -> pl.Expr:
-        return pl.col(column).cast(pl.Int32, strict=False)
-
     def two_digits(column: str) -> pl.Expr:  # a day or month is read from two characters at most
-        return pl.when(pl.col(column).str.len_chars() <= 2).then(number(column))
+        return pl.when(pl.col(column).str.len_chars() <= 2).then(_number(column))
 
-    frame = messages.with_columns(_y=number(year), _mo=two_digits(month), _d=two_digits(day), _h=number("hour"),
-                                  _mi=number("minute"),
-                                  _s=pl.col("second").fill_null("00").cast(pl.Int32, strict=False))
-    y, mo, d, h, mi, s, pm = (pl.col(c) for c in ("_y", "_mo", "_d", "_h", "_mi", "_s", "_pm"))
-    frame = frame.with_columns(_y=pl.when(y < 100).then(y + 2000).otherwise(y),
-                               _h=pl.when(pm.is_null()).then(h)
-                               .when((h < 1) | (h > 12)).then(None)  # "0 PM", "13 PM": not a 12 h time
-                               .otherwise(h % 12 + pl.when(pm).then(12).otherwise(0)))
+    y, mo, d = _number(year), two_digits(month), two_digits(day)
+    y = pl.when(y < 100).then(y + 2000).otherwise(y)
+    valid = mo.is_between(1, 12) & d.is_between(1, _month_days(y, mo))
+    return pl.datetime(*(pl.when(valid).then(part) for part in (y, mo, d)), time_unit="us")
+
+
+def _time_of_day() -> pl.Expr:
+    """A clock's time after midnight (a 12 h one as 24 h); null where a number is out of range.
+    A written AM/PM wins over the half of the day (下午) before the time."""
+    clock = pl.col("clock")
+    pm = pl.when("_twelve").then(
+        pl.when(clock.str.contains("[AaPp]")).then(clock.str.contains("[Pp]")).otherwise(clock.str.contains(PM_HALF)))
+    h, mi, s = _number("hour"), _number("minute"), pl.col("second").fill_null("00").cast(pl.Int32, strict=False)
+    h = (pl.when(pm.is_null()).then(h)
+         .when((h < 1) | (h > 12)).then(None)  # "0 PM", "13 PM": not a 12 h time
+         .otherwise(h % 12 + pl.when(pm).then(12).otherwise(0)))
     # second 60 is a leap second: the next minute, as a parse reads it
-    frame = frame.with_columns(_valid=mo.is_between(1, 12) & d.is_between(1, _month_days(y, mo)) & h.is_between(0, 23)
-                               & mi.is_between(0, 59) & s.is_between(0, 60))
-    date = pl.datetime(*(pl.when("_valid").then(part) for part in (y, mo, d)), time_unit="us")
-    return frame.with_columns(_local=date + pl.duration(hours=h, minutes=mi, seconds=s, time_unit="us")).drop(
-        "_y", "_mo", "_d", "_h", "_mi", "_s", "_valid")
+    valid = h.is_between(0, 23) & mi.is_between(0, 59) & s.is_between(0, 60)
+    return pl.when(valid).then(pl.duration(hours=h, minutes=mi, seconds=s, time_unit="us")).alias("_time")
 
 
 def _month_days(year: pl.Expr, month: pl.Expr) -> pl.Expr:

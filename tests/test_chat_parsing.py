@@ -33,7 +33,10 @@ def test_the_header_patterns_read_the_fields_header_reads(start, edits, text):
         if got["head"][0] is None:  # the plain pattern leaves Unicode digits and spaces to the full one
             assert pattern == whatsapp_txt.FAST_HEADER or expected["d1"][0] is None
             continue
-        assert [got[f][0] for f in FIELDS] == [expected[f][0] for f in FIELDS]
+        # the numbers are read from the date and clock groups, once per distinct text
+        numbers = pl.concat([got["date"].str.extract_groups(whatsapp_txt.DATE).struct.unnest(),
+                             got["clock"].str.extract_groups(whatsapp_txt.CLOCK).struct.unnest()], how="horizontal")
+        assert [numbers[f][0] for f in FIELDS] == [expected[f][0] for f in FIELDS]
         assert line.str.strip_prefix(got["head"])[0] == expected["rest"][0]
 
 
