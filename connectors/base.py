@@ -419,17 +419,17 @@ def _csv_layout(data: bytes, required: tuple[str, ...], delimiter: str) -> _Layo
         return None
     encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
     raw = np.frombuffer(data, np.uint8)
-    lines = _record_lines(raw, delimiter)
+    quoted = b'"' in data
+    lines = _record_lines(raw, delimiter, quoted)
     if lines is None:
         return None
-    begins, starts = lines
+    begins, starts, quotes = lines
     header = _plain_header(data[len(codecs.BOM_UTF8) if encoding == "utf-8-sig" else 0:begins[0] - 1], required,
                            delimiter)
-    quoted = b'"' in data
     if header is None or (not quoted and b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
         return None  # without quotes read_csv_rows splits lines itself and keeps a CR that polars drops
     body = int(begins[starts[0]])
-    return _Layout(header, encoding, body, starts, _outside_delimiters(data, raw, body, delimiter, quoted))
+    return _Layout(header, encoding, body, starts, _outside_delimiters(data, raw, body, delimiter, quotes))
 
 
 def _whole_csv(data: bytes, required: tuple[str, ...], delimiter: str) -> tuple[pl.DataFrame, str] | None:
@@ -476,14 +476,19 @@ def _numbered(frame: pl.DataFrame, lines: np.ndarray) -> pl.DataFrame:
                               src_row=pl.Series(lines, dtype=pl.Int64))
 
 
-def _record_lines(raw: np.ndarray, delimiter: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """Where the line after each newline begins, and which of those lines start a record: those
-    with an even number of quotes before them, as ``_quoted_records_fast`` decides. None when
-    polars might split the file otherwise: a quoted section that does not open a field, a blank
-    line (skipped by read_csv_rows, a row of nulls to polars), a line too long to be read."""
-    marks = np.flatnonzero((raw == ord("\n")) | (raw == ord('"')))  # newlines and quotes, one pass
-    quote = raw[marks] == ord('"')
-    quotes, newlines = marks[quote], marks[~quote]
+def _record_lines(raw: np.ndarray, delimiter: str, quoted: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Where the line after each newline begins, which of those lines start a record (those with
+    an even number of quotes before them, as ``_quoted_records_fast`` decides) and where the quotes
+    are. None when polars might split the file otherwise: a quoted section that does not open a
+    field, a blank line (skipped by read_csv_rows, a row of nulls to polars), a line too long to be
+    read. ``quoted``: the file holds a quote at all (a platform's export of millions of lines
+    usually does not, and then every line starts a record: one pass finds the newlines)."""
+    if quoted:
+        marks = np.flatnonzero((raw == ord("\n")) | (raw == ord('"')))  # newlines and quotes, one pass
+        quote = raw[marks] == ord('"')
+        quotes, newlines = marks[quote], marks[~quote]
+    else:
+        quotes, newlines = np.empty(0, np.int64), np.flatnonzero(raw == ord("\n"))
     if not newlines.size or quotes.size % 2:
         return None
     # a quoted section opens at the start of a field, or right where one closed: a doubled quote
@@ -491,13 +496,14 @@ def _record_lines(raw: np.ndarray, delimiter: str) -> tuple[np.ndarray, np.ndarr
         return None
     begins = newlines + 1
     lengths = np.append(newlines[1:], len(raw)) - begins
-    opens = (np.cumsum(quote) - quote)[~quote] % 2 == 0  # outside quotes: the next line starts a record
+    # outside quotes: the next line starts a record
+    opens = (np.cumsum(quote) - quote)[~quote] % 2 == 0 if quoted else np.ones(newlines.size, bool)
     blank = (lengths == 0) | ((lengths == 1) & (raw[np.minimum(begins, len(raw) - 1)] == ord("\r")))
     blank[-1] &= lengths[-1] > 0  # the empty text after a final newline is the end, not a blank line
     starts = np.flatnonzero(opens & (lengths > 0))
     if not starts.size or (opens & blank).any() or max(lengths.max(), newlines[0]) > MAX_LINE_CHARS:
         return None
-    return begins, starts
+    return begins, starts, quotes
 
 
 def _plain_header(line: bytes, required: tuple[str, ...], delimiter: str) -> list[str] | None:
@@ -512,13 +518,13 @@ def _plain_header(line: bytes, required: tuple[str, ...], delimiter: str) -> lis
     return header if len(set(header)) == len(header) and all(c in header for c in required) else None
 
 
-def _outside_delimiters(data: bytes, raw: np.ndarray, first: int, delimiter: str, quoted: bool) -> int:
-    """The delimiters from ``first`` on outside quoted sections: with an even number of quotes
-    before them, as ``_record_lines`` decides where records start."""
-    if not quoted:
+def _outside_delimiters(data: bytes, raw: np.ndarray, first: int, delimiter: str, quotes: np.ndarray) -> int:
+    """The delimiters from ``first`` on outside quoted sections: with an even number of ``quotes``
+    (their positions, ``_record_lines``') before them, as ``_record_lines`` decides where records start."""
+    if not quotes.size:
         return data.count(delimiter.encode(), first)
     at = np.flatnonzero(raw[first:] == ord(delimiter)) + first
-    return int(np.count_nonzero(np.searchsorted(np.flatnonzero(raw == ord('"')), at) % 2 == 0))
+    return int(np.count_nonzero(np.searchsorted(quotes, at) % 2 == 0))
 
 
 def _full_width(frame: pl.DataFrame, outside: int) -> bool:
