@@ -316,6 +316,8 @@ def finish_files(table: str, frame: pl.DataFrame) -> tuple[dict[int, pl.DataFram
     per file number; and the empty table, for a file that gave no row."""
     files = frame["_file"]
     done = finish(table, frame)
+    if files.is_empty() or files.min() == files.max():  # one file (a large export read alone): nothing to part
+        return ({int(files[0]): done} if files.len() else {}), done.clear()
     parts = done.with_columns(files).partition_by("_file", as_dict=True, include_key=False, maintain_order=True)
     return {key[0]: part for key, part in parts.items()}, done.clear()
 
@@ -410,7 +412,7 @@ class _Layout:
     encoding: str
     body: int  # where the first record starts
     starts: np.ndarray  # the line of each record, from 0 for the line after the header
-    outside: int  # the delimiters outside quoted sections in the records
+    delimiters: int  # the delimiters in the records, quoted or not
 
 
 def _csv_layout(data: bytes, required: tuple[str, ...], delimiter: str) -> _Layout | None:
@@ -423,13 +425,13 @@ def _csv_layout(data: bytes, required: tuple[str, ...], delimiter: str) -> _Layo
     lines = _record_lines(raw, delimiter, quoted)
     if lines is None:
         return None
-    begins, starts, quotes = lines
+    begins, starts = lines
     header = _plain_header(data[len(codecs.BOM_UTF8) if encoding == "utf-8-sig" else 0:begins[0] - 1], required,
                            delimiter)
     if header is None or (not quoted and b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
         return None  # without quotes read_csv_rows splits lines itself and keeps a CR that polars drops
     body = int(begins[starts[0]])
-    return _Layout(header, encoding, body, starts, _outside_delimiters(data, raw, body, delimiter, quotes))
+    return _Layout(header, encoding, body, starts, data.count(delimiter.encode(), body))
 
 
 def _whole_csv(data: bytes, required: tuple[str, ...], delimiter: str) -> tuple[pl.DataFrame, str] | None:
@@ -445,7 +447,10 @@ def _joined_csv(header: list[str], files: list[tuple[int, bytes, _Layout]], deli
     """``_whole_csv`` of several files (number, bytes, layout) sharing ``header``, parsed in one pass
     over their records joined, with ``_file``; None where that read fails or does not check out."""
     layouts = [layout for _, _, layout in files]
-    frame = _parsed(b"".join(data[layout.body:] for _, data, layout in files), header, layouts, delimiter)
+    if len(files) == 1:  # its records where they are, past the header line: no copy of a large file
+        frame = _parsed(files[0][1], header, layouts, delimiter, skip_lines=1)
+    else:
+        frame = _parsed(b"".join(data[layout.body:] for _, data, layout in files), header, layouts, delimiter)
     if frame is None:
         return None
     numbers = np.repeat([i for i, _, _ in files], [layout.starts.size for layout in layouts]).astype(np.int32)
@@ -463,7 +468,7 @@ def _parsed(records: bytes, header: list[str], layouts: list[_Layout], delimiter
     except pl.exceptions.PolarsError:
         return None
     if frame.height != sum(layout.starts.size for layout in layouts) or not _full_width(
-            frame, sum(layout.outside for layout in layouts)):
+            frame, sum(layout.delimiters for layout in layouts), delimiter):
         return None
     return _numbered(frame, np.concatenate([layout.starts + 2 for layout in layouts]))  # line 1 is the header
 
@@ -476,10 +481,9 @@ def _numbered(frame: pl.DataFrame, lines: np.ndarray) -> pl.DataFrame:
                               src_row=pl.Series(lines, dtype=pl.Int64))
 
 
-def _record_lines(raw: np.ndarray, delimiter: str, quoted: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Where the line after each newline begins, which of those lines start a record (those with
-    an even number of quotes before them, as ``_quoted_records_fast`` decides) and where the quotes
-    are. None when polars might split the file otherwise: a quoted section that does not open a
+def _record_lines(raw: np.ndarray, delimiter: str, quoted: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where the line after each newline begins, and which of those lines start a record (those
+    with an even number of quotes before them, as ``_quoted_records_fast`` decides). None when polars might split the file otherwise: a quoted section that does not open a
     field, a blank line (skipped by read_csv_rows, a row of nulls to polars), a line too long to be
     read. ``quoted``: the file holds a quote at all (a platform's export of millions of lines
     usually does not, and then every line starts a record: one pass finds the newlines)."""
@@ -503,7 +507,7 @@ def _record_lines(raw: np.ndarray, delimiter: str, quoted: bool) -> tuple[np.nda
     starts = np.flatnonzero(opens & (lengths > 0))
     if not starts.size or (opens & blank).any() or max(lengths.max(), newlines[0]) > MAX_LINE_CHARS:
         return None
-    return begins, starts, quotes
+    return begins, starts
 
 
 def _plain_header(line: bytes, required: tuple[str, ...], delimiter: str) -> list[str] | None:
@@ -518,21 +522,14 @@ def _plain_header(line: bytes, required: tuple[str, ...], delimiter: str) -> lis
     return header if len(set(header)) == len(header) and all(c in header for c in required) else None
 
 
-def _outside_delimiters(data: bytes, raw: np.ndarray, first: int, delimiter: str, quotes: np.ndarray) -> int:
-    """The delimiters from ``first`` on outside quoted sections: with an even number of ``quotes``
-    (their positions, ``_record_lines``') before them, as ``_record_lines`` decides where records start."""
-    if not quotes.size:
-        return data.count(delimiter.encode(), first)
-    at = np.flatnonzero(raw[first:] == ord(delimiter)) + first
-    return int(np.count_nonzero(np.searchsorted(quotes, at) % 2 == 0))
-
-
-def _full_width(frame: pl.DataFrame, outside: int) -> bool:
+def _full_width(frame: pl.DataFrame, delimiters: int, delimiter: str) -> bool:
     """Whether every record has every field. polars raises for a record with too many and fills one
     with too few out with nulls, so every record is full exactly when the delimiters outside quoted
-    sections (``outside``) number one less than the fields in each record: counted over the whole
-    file at once, not record by record."""
-    return outside == frame.height * (frame.width - 1)
+    sections number one less than the fields in each record: counted over the whole file at once,
+    not record by record. Those are the file's ``delimiters`` less the ones inside quoted sections,
+    which are exactly the ones the parsed values hold (a quoted section opens a field: ``_record_lines``)."""
+    inside = frame.select(pl.sum_horizontal(pl.all().str.count_matches(delimiter, literal=True).sum())).item()
+    return delimiters - (inside or 0) == frame.height * (frame.width - 1)
 
 
 def _wrong_width(line: int, fields: int, header: list[str], note: str = "") -> Rejection:

@@ -57,7 +57,8 @@ def read_many(paths: list[Path], options: list[ReadOptions]) -> list[ReadResult 
     if not frames:
         return results
     tz = options[0].tz
-    raw = pl.concat([frame.select(*COLUMNS, "src_row", "_file") for frame in frames], how="vertical_relaxed")
+    raw = [frame.select(*COLUMNS, "src_row", "_file") for frame in frames]
+    raw = raw[0] if len(raw) == 1 else pl.concat(raw, how="vertical_relaxed")
     frame, bad = _checked(raw, tz, len(paths))
     recovered = _recovered(frame)
     owners = _owners(paths, options, frame, [i for i, result in enumerate(results) if result is None])
@@ -136,7 +137,8 @@ def _owners(paths: list[Path], options: list[ReadOptions], frame: pl.DataFrame, 
             ) -> dict[int, tuple[str, str] | SourceError]:
     """Each read file's owner and whence (or the error saying it is unknown): the case's, else the
     most frequent ``Sender`` of the rows the phone sent (ties to the first by name)."""
-    senders = (frame.filter(pl.col("_sent") & pl.col("Sender").is_not_null())
+    unknown = [i for i in read if not options[i].owner]  # the case names most owners: no search for theirs
+    senders = (frame.filter(pl.col("_file").is_in(unknown) & pl.col("_sent") & pl.col("Sender").is_not_null())
                .group_by("_file", "Sender").len().sort(["_file", "len", "Sender"], descending=[False, True, False])
                .group_by("_file", maintain_order=True).agg(pl.col("Sender").first(), senders=pl.len()))
     found = {i: (sender, n) for i, sender, n in senders.iter_rows()}
