@@ -193,8 +193,9 @@ def audit(
     _print_summary(result, case)
     write_audit(result, case, out, {**settings.to_dict(), "engine": engine, "inputs": [str(p) for p in paths]},
                 evidence_csv)
-    console.print(f"{result.findings.height} findings with {result.evidence_count()} evidence rows written to {out}/")
-    if note := evidence_csv_note(result.evidence_count(), evidence_csv):
+    rows = result.evidence_count()
+    console.print(f"{result.findings.height} findings with {rows} evidence rows written to {out}/")
+    if note := evidence_csv_note(rows, evidence_csv):
         console.print(note)
 
 

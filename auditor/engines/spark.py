@@ -178,13 +178,9 @@ def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: 
 def _carried(tables: dict, F) -> pl.DataFrame:
     """The CARRIED reference of the whole case: ``carried`` over what decides it (the activity's
     distinct sanction and check-in kinds and details, one schedule, one message)."""
-    import pyarrow as pa
-
     kinds = tables["activity"].filter(F.col("kind").isin("sanction", "check_in")).select("kind", "detail").distinct()
-    small = lambda frame: pl.from_arrow(pa.Table.from_batches(frame._collect_as_arrow(), schema=None)
-                                        if not hasattr(frame, "toArrow") else frame.toArrow())
     first = lambda name: pl.LazyFrame({"rows": [0] * tables[name].limit(1).count()})
-    return carried(small(kinds).lazy().cast({"kind": pl.String, "detail": pl.String}), first("schedules"),
+    return carried(_collected(kinds).lazy().cast({"kind": pl.String, "detail": pl.String}), first("schedules"),
                    first("messages"))
 
 
@@ -194,14 +190,17 @@ def _read(spark, case_dir: str, name: str):
 
 
 def _to_polars(frame, table: str) -> pl.DataFrame:
+    """A small Spark DataFrame of canonical table ``table`` collected to the driver as polars."""
+    return _canonical(_collected(frame), table)
+
+
+def _collected(frame) -> pl.DataFrame:
     """A small Spark DataFrame collected to the driver as polars (Arrow all the way)."""
     import pyarrow as pa
 
     if hasattr(frame, "toArrow"):  # pyspark 4
-        arrow = frame.toArrow()
-    else:  # pyspark 3.5
-        arrow = pa.Table.from_batches(frame._collect_as_arrow(), schema=None)
-    return _canonical(pl.from_arrow(arrow), table)
+        return pl.from_arrow(frame.toArrow())
+    return pl.from_arrow(pa.Table.from_batches(frame._collect_as_arrow(), schema=None))  # pyspark 3.5
 
 
 def _canonical(frame: pl.DataFrame, table: str) -> pl.DataFrame:
