@@ -16,7 +16,7 @@ from rich.table import Table
 from auditor import analyzers
 from auditor.case import Case
 from auditor.engines import local
-from auditor.export import evidence_csv_note, write_audit
+from auditor.export import write_audit
 from auditor.findings import Findings
 from auditor.settings import Settings
 
@@ -169,9 +169,12 @@ def audit(
     evidence_csv: Annotated[bool | None, typer.Option(
         help="Write evidence.csv too (default: only when a spreadsheet can open all its rows; "
              "evidence.parquet always holds every row).")] = None,
-    workers_per_part: Annotated[int, typer.Option(
-        min=1, help="Local engine: a case with more workers is audited in parts of this many, one after "
-                    "another (memory follows the part; the results are the same).")] = local.WORKERS_PER_PART,
+    rows_per_part: Annotated[int, typer.Option(
+        min=1, help="Local engine: a case with more rows of orders, activity and messages is audited in parts "
+                    "of at most this many, one after another (memory follows the part; the results are the "
+                    "same).")] = local.ROWS_PER_PART,
+    workers_per_part: Annotated[int | None, typer.Option(
+        min=1, help="Local engine: at most this many workers in a part as well.")] = None,
 ) -> None:
     """Run every analyzer; write findings and evidence (Parquet + CSV) and print a per-worker summary."""
     from auditor.engines import ENGINES
@@ -187,15 +190,15 @@ def audit(
             with Progress(console=err, transient=True) as progress:
                 task = progress.add_task("analysing", total=None)
                 result = local.audit(case, settings, workers_per_part,
-                                     progress=lambda name: progress.update(task, description=name))
+                                     progress=lambda name: progress.update(task, description=name),
+                                     rows_per_part=rows_per_part)
     except (FileNotFoundError, ValueError, ImportError) as e:
         _fail(str(e))
     _print_summary(result, case)
-    write_audit(result, case, out, {**settings.to_dict(), "engine": engine, "inputs": [str(p) for p in paths]},
-                evidence_csv)
-    rows = result.evidence_count()
-    console.print(f"{result.findings.height} findings with {rows} evidence rows written to {out}/")
-    if note := evidence_csv_note(rows, evidence_csv):
+    written = write_audit(result, case, out, {**settings.to_dict(), "engine": engine,
+                                              "inputs": [str(p) for p in paths]}, evidence_csv)
+    console.print(f"{result.findings.height} findings with {result.evidence_count()} evidence rows written to {out}/")
+    for note in written.get("not_written", []):
         console.print(note)
 
 

@@ -67,6 +67,15 @@ def write_manifest(out: Path, manifest: dict) -> Path:
     return path
 
 
+def csv_note(name: str, rows: int) -> str | None:
+    """Why ``name``.csv was not written, or None when a spreadsheet can open all its rows (one
+    that cannot silently cuts them: a city's classified messages or evidence are millions)."""
+    if rows <= SPREADSHEET_ROWS:
+        return None
+    return (f"{name}.csv not written: its {rows:,} rows exceed the {SPREADSHEET_ROWS:,} a spreadsheet opens; "
+            f"{name}.parquet holds every row")
+
+
 def evidence_csv_note(rows: int, csv: bool | None) -> str | None:
     """Why evidence.csv was not written, or None when it is: by default (``csv`` None) only when a
     spreadsheet can open it whole; a city's tens of millions of rows are for evidence.parquet and
@@ -74,23 +83,25 @@ def evidence_csv_note(rows: int, csv: bool | None) -> str | None:
     if csv or (csv is None and rows <= SPREADSHEET_ROWS):
         return None
     if csv is None:
-        return (f"evidence.csv not written: its {rows:,} rows exceed the {SPREADSHEET_ROWS:,} a spreadsheet opens; "
-                "evidence.parquet holds every row, and `auditor report --worker` writes a worker's evidence as CSV "
+        return (f"{csv_note('evidence', rows)}, and `auditor report --worker` writes a worker's evidence as CSV "
                 "(`auditor audit --evidence-csv` writes it anyway)")
     return "evidence.csv not written (--no-evidence-csv); evidence.parquet holds every row"
 
 
-def write_audit(result: Findings, case: Case, out: Path, settings: dict, evidence_csv: bool | None = None) -> list[Path]:
+def write_audit(result: Findings, case: Case, out: Path, settings: dict, evidence_csv: bool | None = None) -> dict:
     """Findings, evidence and measures (Parquet, and CSV where a spreadsheet can open it), the
-    case's canonical tables and the manifest. ``evidence_csv``: None = when it fits a spreadsheet."""
+    case's canonical tables and the manifest, which it returns (``not_written``: each CSV left out
+    and why). ``evidence_csv``: None = when it fits a spreadsheet."""
     out.mkdir(parents=True, exist_ok=True)
-    write_table(result.findings, out, "findings")
-    skipped = evidence_csv_note(result.evidence_count(), evidence_csv)
-    write_table(evidence_with_files(result, case), out, "evidence", csv=skipped is None)
-    for name, frame in result.measures.items():
-        write_table(frame, out, name)
+    notes = [evidence_csv_note(result.evidence_count(), evidence_csv)]
+    write_table(evidence_with_files(result, case), out, "evidence", csv=notes[0] is None)
+    for name, frame in {"findings": result.findings, **result.measures}.items():
+        notes.append(csv_note(name, frame.height))
+        write_table(frame, out, name, csv=notes[-1] is None)
     case.save(out / "case")
-    write_manifest(out, {**run_stamp(), "settings": settings, "case": case.manifest,
-                         "outputs": sorted(p.name for p in out.iterdir() if p.is_file()),
-                         **({"not_written": [skipped]} if skipped else {})})
-    return sorted(out.iterdir())
+    notes = [note for note in notes if note]
+    manifest = {**run_stamp(), "settings": settings, "case": case.manifest,
+                "outputs": sorted(p.name for p in out.iterdir() if p.is_file()),
+                **({"not_written": notes} if notes else {})}
+    write_manifest(out, manifest)
+    return manifest

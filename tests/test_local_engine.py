@@ -37,7 +37,8 @@ def in_parts(city) -> Findings:
 def test_workers_split_over_parts_get_every_finding_of_one_run(city, in_parts):
     _, whole = city
     run = in_parts.measures["local_engine"].row(0, named=True)
-    assert run == {"parts": 3, "workers": 12, "workers_per_part": 5, "parts_run_again": 2}  # R0001's part is on time
+    assert run == {"parts": 3, "workers": 12, "workers_per_part": 5, "rows_per_part": local.ROWS_PER_PART,
+                   "parts_run_again": 2}  # R0001's part is on time
     assert whole.measures["offhours_sessions"].filter(pl.col("worker_id") == "R0007").height > 0  # routed copy
     assert COMPARED_WITH_THE_CASE <= set(whole.findings["indicator"])
     assert_same(whole, in_parts)
@@ -107,3 +108,25 @@ def test_a_part_without_check_ins_or_rosters_still_measures_them_as_the_case_doe
     assert measured(whole).height == 2 * 12 and measured(whole)["value"].min() == 0
     assert_same_measures(whole, in_parts, ("control_indicators", "measurability", "scorecard"))
     assert_same(whole, in_parts)
+
+
+def test_parts_are_runs_of_workers_within_the_row_budget():
+    workers = pl.DataFrame({"worker_id": ["a", "b", "c", "d", "e"], "rows": [5, 5, 20, 1, 1]})
+    assert local.part_members(workers, None, 10) == [["a", "b"], ["c"], ["d", "e"]]  # c alone: over the budget
+    assert local.part_members(workers, 1, 100) == [["a"], ["b"], ["c"], ["d"], ["e"]]
+    assert local.part_members(workers, None, 100) == [["a", "b", "c", "d", "e"]]
+    assert local.part_members(workers.head(0), None, 10) == []
+
+
+def test_a_row_budget_splits_the_case_by_its_rows_with_the_results_of_one_run(city):
+    case_dir, whole = city
+    case = Case.load(case_dir)
+    counted = local.ordered_workers(case, local.shared_conversations(case))
+    held = sum(case.table(name).select(pl.len()).collect().item() for name in local.COUNTED_TABLES)
+    assert counted["rows"].sum() == held and counted.height == 12
+    budget = held // 3
+    result = local.audit(case, Settings(), rows_per_part=budget)
+    run = result.measures["local_engine"].row(0, named=True)
+    assert run["parts"] >= 3 and run["workers"] == 12 and run["rows_per_part"] == budget
+    assert_same(whole, result)
+    assert_same_measures(whole, result)

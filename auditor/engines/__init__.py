@@ -1,7 +1,7 @@
 """Engines: where the analyzers run.
 
 ``local`` runs them in this process over polars LazyFrames: the whole case at once
-(``auditor.analyzers.run_all``) or, for a city beyond ``local.WORKERS_PER_PART`` workers, part by
+(``auditor.analyzers.run_all``) or, for a city beyond ``local.ROWS_PER_PART`` rows, part by
 part with the results spilled to disk (``auditor.engines.local``), so memory follows the part.
 ``spark`` (``pip install -e '.[spark]'``) runs the same analyzers on Apache Spark, partitioned by
 worker (``auditor.engines.spark``). What auditing in parts needs (home results, case-wide

@@ -1,6 +1,6 @@
 """The local engine: every analyzer in this process, over the whole case at once or, beyond
-``WORKERS_PER_PART`` workers, over parts of it one after another, so that memory follows the part
-and not the city.
+``ROWS_PER_PART`` rows of orders, activity and messages, over parts of it one after another, so
+that memory follows the part and not the city.
 
 A part holds its workers' rows of every per-worker table (in the case's own order) and, like a
 Spark bucket, every conversation in which a colleague mapped to one of its workers wrote in
@@ -11,8 +11,9 @@ a station's group chat exported by forty riders would otherwise be copied into e
 holds one of them. Each part's results go to Parquet files in a scratch folder as soon as the part
 is done, so the parts never pile up in memory; at the end the findings and measures are read back
 and the evidence stays on disk (the result's ``evidence`` is a LazyFrame over those files). Parts
-are consecutive runs of ``ordered_workers``, so a run depends on the data and ``workers_per_part``
-only, and every finding, evidence row and measure equals ``analyzers.run_all``'s on the whole
+are consecutive runs of ``ordered_workers`` within a row budget (a part's memory follows its rows:
+a city's casual riders hold a tenth of a full-time rider's), so a run depends on the data and the
+bounds only, and every finding, evidence row and measure equals ``analyzers.run_all``'s on the whole
 case (tests/test_local_engine.py).
 """
 
@@ -23,6 +24,7 @@ from collections.abc import Callable
 import polars as pl
 
 from auditor import analyzers
+from auditor.analyzers.control import deadlines
 from auditor.analyzers.control.common import CARRIED, carried
 from auditor.case import Case, Scratch
 from auditor.engines.parts import (
@@ -33,7 +35,6 @@ from auditor.engines.parts import (
     assemble,
     case_spans,
     grouped,
-    per_station,
     run_part,
     stale_parts,
     whole_case_reference,
@@ -41,21 +42,25 @@ from auditor.engines.parts import (
 from auditor.findings import EVIDENCE, Findings
 from auditor.settings import Settings
 
-WORKERS_PER_PART = 1000  # a 1,000-rider month audits in ~1.6 GB; the part count follows the data only
-SPILLED = ("findings", "evidence", "measure")  # per-worker results: to disk as each part ends
+# rows of orders, activity and messages in a part: a busy month of 1,000 riders is 5.7 M and audits
+# in ~1.6 GB at once; the part count follows the data only
+ROWS_PER_PART = 6_000_000
+COUNTED_TABLES = ("orders", "activity", "messages")  # most of a case: what a part's memory follows
+SPILLED = ("findings", "evidence", "measure", "station_ratios")  # per-worker results: to disk as each part ends
+KEPT_ON_DISK = ("evidence", "station_ratios")  # read from the scratch folder where used, never all at once
 
 
-def audit(case: Case, settings: Settings | None = None, workers_per_part: int = WORKERS_PER_PART,
-          progress: Callable[[str], None] | None = None) -> Findings:
-    """Every analyzer over ``case``: at once (``analyzers.run_all``) when it has at most
-    ``workers_per_part`` workers, else part by part, with the same results."""
+def audit(case: Case, settings: Settings | None = None, workers_per_part: int | None = None,
+          progress: Callable[[str], None] | None = None, rows_per_part: int = ROWS_PER_PART) -> Findings:
+    """Every analyzer over ``case``: at once (``analyzers.run_all``) when it holds at most
+    ``rows_per_part`` rows of orders, activity and messages (and at most ``workers_per_part``
+    workers, if given), else part by part within those bounds, with the same results."""
     settings = settings or Settings()
     settings.law  # noqa: B018 — fail early and clearly on an unknown jurisdiction
     copies = shared_conversations(case)
-    workers = ordered_workers(case, copies)
-    if len(workers) <= workers_per_part:
+    members = part_members(ordered_workers(case, copies), workers_per_part, rows_per_part)
+    if len(members) <= 1:
         return analyzers.run_all(case, settings, progress)
-    members = [workers[i:i + workers_per_part] for i in range(0, len(workers), workers_per_part)]
     references = {name: whole_case_reference(case, name, settings) for name in KEYED_REFERENCES}
     references[CARRIED] = carried(case.table("activity"), case.table("schedules"), case.table("messages"))
     scratch = Scratch(prefix="auditor-parts-")
@@ -70,15 +75,17 @@ def audit(case: Case, settings: Settings | None = None, workers_per_part: int = 
         results = [row for row in results if row[0] not in stale]
         for part in stale:
             results += run(part, {**references, **spans})
-    stations = per_station(case, references, settings)  # before the parts' results are read back: less at once
+    ratios = pl.read_parquet(sorted(scratch.path.glob("station_ratios-*.parquet")))
+    stations = deadlines.station_tables(ratios)  # before the parts' results are read back: less at once
+    del ratios
     parts = grouped(_read_back(results))
     parts["measure"].update({name: [frame] for name, frame in stations.items()})
     evidence = pl.scan_parquet(sorted(scratch.path.glob("evidence-*.parquet")), schema=EVIDENCE)
     result = assemble(parts, references, case.tz, settings, evidence=evidence)
     result.scratch = scratch
     result.measures["local_engine"] = pl.DataFrame(
-        {"parts": len(members), "workers": len(workers), "workers_per_part": workers_per_part,
-         "parts_run_again": len(stale)})
+        {"parts": len(members), "workers": sum(map(len, members)), "workers_per_part": workers_per_part,
+         "rows_per_part": rows_per_part, "parts_run_again": len(stale)}, schema_overrides={"workers_per_part": pl.Int64})
     return result
 
 
@@ -92,17 +99,34 @@ def shared_conversations(case: Case) -> pl.DataFrame:
             .select(WORKER, "conversation_id", "_for").unique().collect())
 
 
-def ordered_workers(case: Case, copies: pl.DataFrame) -> list[str]:
-    """Every worker id of the per-worker tables, those who share a conversation next to each other:
-    sorted by the least id among each worker and the colleagues they share one with (a station's
-    group chat makes its riders one run), then by id."""
+def ordered_workers(case: Case, copies: pl.DataFrame) -> pl.DataFrame:
+    """worker_id and rows (the worker's own rows of ``COUNTED_TABLES``): every worker id of the
+    per-worker tables, those who share a conversation next to each other: sorted by the least id
+    among each worker and the colleagues they share one with (a station's group chat makes its
+    riders one run), then by id."""
     ids = pl.concat([case.table(name).select(WORKER) for name in PER_WORKER_TABLES]).unique().drop_nulls()
+    rows = pl.concat([case.table(name).group_by(WORKER).len() for name in COUNTED_TABLES]).group_by(WORKER).agg(
+        rows=pl.col("len").sum())
     pairs = pl.concat([copies.lazy().select(WORKER, mate="_for"), copies.lazy().select(pl.col("_for").alias(WORKER),
                                                                                       mate=WORKER)])
     least = pairs.group_by(WORKER).agg(pl.col("mate").min())
-    return (ids.join(least, on=WORKER, how="left")
+    return (ids.join(least, on=WORKER, how="left").join(rows, on=WORKER, how="left")
             .with_columns(_group=pl.min_horizontal(WORKER, pl.col("mate").fill_null(pl.col(WORKER))))
-            .sort("_group", WORKER).collect()[WORKER].to_list())
+            .sort("_group", WORKER).select(WORKER, pl.col("rows").fill_null(0)).collect())
+
+
+def part_members(workers: pl.DataFrame, workers_per_part: int | None, rows_per_part: int) -> list[list[str]]:
+    """Consecutive runs of ``workers`` (worker_id, rows), each as long as it stays within
+    ``rows_per_part`` rows and ``workers_per_part`` workers (a worker with more rows alone)."""
+    members: list[list[str]] = [[]]
+    held = 0
+    for worker, rows in workers.iter_rows():
+        if members[-1] and (held + rows > rows_per_part or len(members[-1]) == workers_per_part):
+            members.append([])
+            held = 0
+        members[-1].append(worker)
+        held += rows
+    return [part for part in members if part]
 
 
 def part_case(case: Case, workers: list[str], copies: pl.DataFrame) -> Case:
@@ -125,7 +149,8 @@ def _run(case: Case, part: int, workers: list[str], copies: pl.DataFrame, refere
     name, path) in their place."""
     home = pl.DataFrame({WORKER: workers})
     results = []
-    for kind, name, frame in run_part(part_case(case, workers, copies), home, references, settings):
+    for kind, name, frame in run_part(part_case(case, workers, copies), home, references, settings,
+                                      station_ratios=True):
         if kind in SPILLED and frame.width:
             path = scratch.path / f"{kind}-{name}-{part:06d}.parquet"
             frame.write_parquet(path)
@@ -135,6 +160,6 @@ def _run(case: Case, part: int, workers: list[str], copies: pl.DataFrame, refere
 
 
 def _read_back(results: list[Result]) -> list[Result]:
-    """The spilled findings and measures read back (evidence stays on disk)."""
+    """The spilled findings and measures read back (evidence and station ratios stay on disk)."""
     return [(part, kind, name, pl.read_parquet(frame["path"][0]) if kind in SPILLED else frame)
-            for part, kind, name, frame in results if kind != "evidence"]
+            for part, kind, name, frame in results if kind not in KEPT_ON_DISK]

@@ -34,6 +34,7 @@ WORKER = "worker_id"
 PER_WORKER_TABLES = ("orders", "activity", "messages", "schedules", "offers")
 SHARED_TABLES = ("zones", "relations", "participants")  # small, case-wide: every part gets them whole
 Result = tuple[int, str, str, pl.DataFrame]
+BATCH_ROWS = 1_000_000  # orders per call of a reference's or the stations' functions: ~1,000 riders' month
 
 
 class Keyed(NamedTuple):
@@ -51,7 +52,7 @@ KEYED_REFERENCES = {
     pay.RATE_CHANGES: Keyed("platform", lambda F: F.col("platform"), pay.rate_changes, pay.RATE_COLUMNS),
     # the band exactly as deadlines.order_ratios computes it (same floating-point operations)
     deadlines.ORDER_BANDS: Keyed("band", lambda F: F.floor(F.col("distance_m") / 1000 / deadlines.BAND_KM),
-                                 deadlines.order_ratios, deadlines.RATIO_COLUMNS),
+                                 deadlines.order_bands, deadlines.BAND_COLUMNS),
 }
 # Keyed.key's functions in polars (the band: the same floating-point operations as in Spark)
 POLARS_FUNCTIONS = SimpleNamespace(col=pl.col, floor=lambda column: column.floor())
@@ -62,24 +63,32 @@ POPULATION_MEASURES = ("rate_changes", "deadline_weeks", "deadline_compression",
 
 
 def whole_case_reference(case: Case, name: str, settings: Settings) -> pl.DataFrame:
-    """The keyed reference ``name`` of the whole case, one key value's orders at a time (as the
-    Spark engine's groups): the city's orders are read once, in the reference's columns only, and
-    no analyzer function sees more than one value's orders (all 9.6 M at once took 4 GB)."""
+    """The keyed reference ``name`` of the whole case, a batch of key values at a time (like the
+    Spark engine's groups, which take one): the city's orders are read once, in the reference's
+    columns only, and no analyzer function sees more than ``BATCH_ROWS`` orders unless one value
+    has more."""
     keyed = KEYED_REFERENCES[name]
     orders = case.table("orders").select(keyed.columns).with_columns(_key=keyed.key(POLARS_FUNCTIONS))
     frames = [reference(Case({"orders": group.drop("_key").lazy()}, tz=case.tz), name, keyed.use, settings)
-              for group in slices(orders, "_key")]
+              for group in batches(orders, "_key")]
     return keyed_reference(frames, case.tz, name, settings)
 
 
-def slices(frame: pl.LazyFrame, key: str) -> Iterator[pl.DataFrame]:
-    """The rows of each value of ``key`` (null last), each in the case's order: views into one
-    sorted copy, not a copy per value."""
+def batches(frame: pl.LazyFrame, key: str, rows: int | None = None) -> Iterator[pl.DataFrame]:
+    """The rows of consecutive values of ``key`` (null last), each value whole, about ``rows`` at
+    a time (default ``BATCH_ROWS``; 1: one value at a time), each in the case's order: views into
+    one sorted copy, not a copy per batch. The functions run on them work per value, so batching
+    values changes no result, only how many calls there are (a city has hundreds of stations)."""
+    rows = BATCH_ROWS if rows is None else rows
     ordered = frame.sort(key, maintain_order=True, nulls_last=True).collect()
-    offset = 0
-    for length in ordered.group_by(key, maintain_order=True).len()["len"]:
+    offset = length = 0
+    for size in ordered.group_by(key, maintain_order=True).len()["len"]:
+        length += size
+        if length >= rows:
+            yield ordered.slice(offset, length)
+            offset, length = offset + length, 0
+    if length:
         yield ordered.slice(offset, length)
-        offset += length
 
 
 def keyed_reference(frames: list[pl.DataFrame], tz: str, name: str, settings: Settings) -> pl.DataFrame:
@@ -90,18 +99,6 @@ def keyed_reference(frames: list[pl.DataFrame], tz: str, name: str, settings: Se
     return concat(sorted([empty, *frames], key=lambda frame: -frame.width), empty).sort(keyed.column)
 
 
-def per_station(case: Case, references: dict[str, pl.DataFrame], settings: Settings) -> dict[str, pl.DataFrame]:
-    """The stations' deadline measures, one station's orders at a time, against the case-wide references."""
-    orders = case.table("orders").select(deadlines.RATIO_COLUMNS).filter(pl.col("station_id").is_not_null())
-    found = defaultdict(list)
-    for group in slices(orders, "station_id"):
-        station = Case({"orders": group.lazy()}, tz=case.tz)
-        with context.shared(station, references=references):
-            for measure, frame in station_measures(Inputs(station, settings)).items():
-                found[measure].append(frame)
-    return {measure: pl.concat(frames, how="diagonal_relaxed") for measure, frames in found.items()}
-
-
 def reference(case: Case, name: str, use: Callable, settings: Settings) -> pl.DataFrame:
     """The reference ``name`` of ``case``, as the analyzer function ``use`` builds it."""
     with context.shared(case):
@@ -110,12 +107,17 @@ def reference(case: Case, name: str, use: Callable, settings: Settings) -> pl.Da
 
 
 def run_part(case: Case, home: pl.DataFrame, references: dict[str, pl.DataFrame],
-             settings: Settings) -> list[tuple[str, str, pl.DataFrame]]:
+             settings: Settings, station_ratios: bool = False) -> list[tuple[str, str, pl.DataFrame]]:
     """Every analyzer over one part with the case-wide ``references`` injected → (kind, name,
-    frame) of the workers in ``home`` (one column, worker_id) and the periods the part computed."""
+    frame) of the workers in ``home`` (one column, worker_id) and the periods the part computed;
+    with ``station_ratios``, also its orders' deadline ratios as the stations' measures read them
+    (kind station_ratios: a part holds each of its workers' orders, so the parts' ratios are the
+    case's, and ``deadlines.station_tables`` over them gives the stations' measures)."""
     with context.shared(case, references=references):
         result = analyzers.run_all(case, settings)
         built = context.built_references(case)
+        ratios = (deadlines.order_ratios(Inputs(case, settings)).select(deadlines.STATION_COLUMNS)
+                  .filter(pl.col("station_id").is_not_null()) if station_ratios else None)
     if unknown := sorted(set(built) - set(SPAN_REFERENCES)):
         raise ValueError(f"case-wide reference(s) {unknown} unknown to the engines: add each to KEYED_REFERENCES, "
                          "SPAN_REFERENCES in auditor/engines/parts.py, or compute it from the whole case before "
@@ -126,7 +128,8 @@ def run_part(case: Case, home: pl.DataFrame, references: dict[str, pl.DataFrame]
            ("evidence", "-", result.evidence.join(findings.select("finding_id"), on="finding_id", how="semi")),
            ("station_of", "-", mine(station_of(Inputs(case, settings)))),
            ("worker_platforms", "-", mine(worker_platforms(case.table("orders").collect()))),
-           *(("reference", name, frame) for name, frame in built.items())]
+           *(("reference", name, frame) for name, frame in built.items()),
+           *([("station_ratios", "-", ratios)] if station_ratios else [])]
     for name, frame in result.measures.items():
         # an analyzer's "none" as a frame without columns is left out: assemble takes the empty case's
         if name in POPULATION_MEASURES or not frame.width:
@@ -147,9 +150,7 @@ def worker_platforms(orders: pl.DataFrame) -> pl.DataFrame:
 
 
 def station_measures(inputs: Inputs) -> dict[str, pl.DataFrame]:
-    ratios = deadlines.order_ratios(inputs)
-    return {"deadline_weeks": deadlines.station_weeks(ratios),
-            "deadline_compression": deadlines.station_compression(ratios)}
+    return deadlines.station_tables(deadlines.order_ratios(inputs))
 
 
 def case_spans(results: list[Result]) -> dict[str, pl.DataFrame]:

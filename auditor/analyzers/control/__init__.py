@@ -55,8 +55,7 @@ def measure(case: Case, settings: Settings) -> tuple[pl.DataFrame, pl.LazyFrame,
     measured = pl.concat(pl.collect_all([part.rows for part in parts]))
     evidence = pl.concat([part.evidence for part in parts])
     tables = {
-        "deadline_weeks": deadlines.station_weeks(ratios),
-        "deadline_compression": deadlines.station_compression(ratios),
+        **deadlines.station_tables(ratios),
         "penalty_reasons": penalties.reasons(inputs),
         "rejection_followup": assignment.followup(inputs),
         "rate_changes": changes,

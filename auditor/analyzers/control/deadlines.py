@@ -27,7 +27,6 @@ from auditor.analyzers.control.common import (
     theil_sen,
     wilson,
 )
-from auditor.case import Case
 
 TIGHTNESS = "deadline-tightness"
 COMPRESSION = "deadline-compression"
@@ -36,37 +35,43 @@ BAND_KM = 1.0  # distances within one whole kilometre are "comparable"
 RATIO_COLUMNS = ("worker_id", "platform", "station_id", "dispatched_at", "deadline_at", "delivered_at", "distance_m",
                  "penalty", "src", "src_row")
 ORDER_BANDS = "deadline order bands"  # the case-wide reference of order_bands
+BAND_COLUMNS = ("dispatched_at", "deadline_at", "delivered_at", "distance_m")  # what the bands read of the orders
 
 
-def order_ratios(inputs: Inputs) -> pl.DataFrame:
-    """Delivered orders with promised_s, actual_s, realistic_s, ratio, late, day (local) and week."""
-    tz = inputs.case.tz
+def delivered(orders: pl.DataFrame, tz: str) -> pl.LazyFrame:
+    """Delivered orders with a distance, with promised_s, actual_s, band and day (local)."""
     seconds = lambda a, b: (pl.col(b) - pl.col(a)).dt.total_microseconds() / 1e6
-    done = (inputs.orders.select(RATIO_COLUMNS)
-            .filter(pl.all_horizontal(pl.col("deadline_at", "delivered_at", "distance_m").is_not_null())
-                    & (pl.col("distance_m") > 0))
+    return (orders.lazy().filter(pl.all_horizontal(pl.col("deadline_at", "delivered_at", "distance_m").is_not_null())
+                                 & (pl.col("distance_m") > 0))
             .with_columns(promised_s=seconds("dispatched_at", "deadline_at"),
                           actual_s=seconds("dispatched_at", "delivered_at"),
                           band=(pl.col("distance_m") / 1000 / BAND_KM).floor(),
                           day=pl.col("dispatched_at").dt.convert_time_zone(tz).dt.date()))
-    bands = order_bands(inputs.case, done)
+
+
+def order_ratios(inputs: Inputs) -> pl.DataFrame:
+    """Delivered orders with promised_s, actual_s, realistic_s, ratio, late, day (local) and week."""
+    done = delivered(inputs.orders.select(RATIO_COLUMNS), inputs.case.tz)
+    bands = order_bands(inputs)
     speed = inputs.settings.deadline_speed_kmh
     realistic = (pl.col("distance_m") / (speed / 3.6) if speed else pl.col("median_actual_s"))
     first_day = pl.lit(bands["first_day"].min(), pl.Date)
-    return (done.join(bands.select("band", "median_actual_s"), on="band", how="left", maintain_order="left")
+    return (done.join(bands.lazy().select("band", "median_actual_s"), on="band", how="left", maintain_order="left")
             .with_columns(realistic_s=realistic).drop("median_actual_s")).with_columns(
         ratio=pl.col("promised_s") / pl.col("realistic_s"),
         late=pl.col("delivered_at") > pl.col("deadline_at"),
         day_index=(pl.col("day") - first_day).dt.total_days(),
-    ).with_columns(week=pl.col("day_index") // 7)
+    ).with_columns(week=pl.col("day_index") // 7).collect()
 
 
-def order_bands(case: Case, delivered: pl.DataFrame) -> pl.DataFrame:
+def order_bands(inputs: Inputs) -> pl.DataFrame:
     """Per distance band of the case's delivered orders: the median actual time (the realistic
     time) and the first local day (day 0 of the trends). A case-wide reference (context.reference):
-    an engine that audits the workers in parts injects the whole case's."""
-    return context.reference(case, ORDER_BANDS, lambda: delivered.group_by("band").agg(
-        median_actual_s=pl.col("actual_s").median(), first_day=pl.col("day").min()))
+    an engine that audits the workers in parts injects the whole case's, built from the orders'
+    ``BAND_COLUMNS`` alone."""
+    return context.reference(inputs.case, ORDER_BANDS, lambda: (
+        delivered(inputs.orders.select(BAND_COLUMNS), inputs.case.tz)
+        .group_by("band").agg(median_actual_s=pl.col("actual_s").median(), first_day=pl.col("day").min())))
 
 
 def tightness(ratios: pl.DataFrame) -> Measured:
@@ -115,6 +120,16 @@ def compression(ratios: pl.DataFrame) -> Measured:
                             "Theil–Sen slope over {} daily medians)", pct("compression"), pct("compression_low"),
                             pct("compression_high"), "n")), COMPRESSION,
         cited(ratios, "orders"))
+
+
+STATION_COLUMNS = ("station_id", "week", "day", "day_index", "ratio", "promised_s", "distance_m")  # of the ratios
+
+
+def station_tables(ratios: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The stations' measures from the order ratios (only ``STATION_COLUMNS`` are read): each
+    station's figures come from its own orders, so the orders of several stations, or the ratios
+    of several parts of a case, can be given at once."""
+    return {"deadline_weeks": station_weeks(ratios), "deadline_compression": station_compression(ratios)}
 
 
 def station_weeks(ratios: pl.DataFrame) -> pl.DataFrame:
