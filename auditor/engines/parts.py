@@ -124,8 +124,9 @@ def run_part(case: Case, home: pl.DataFrame, references: dict[str, pl.DataFrame]
                          "the parts as the engines do the kinds of record carried (control.common.CARRIED)")
     mine = lambda frame: frame.join(home, on=WORKER, how="semi")
     findings = mine(result.findings)
-    out = [("findings", "-", findings),
-           ("evidence", "-", result.evidence.join(findings.select("finding_id"), on="finding_id", how="semi")),
+    evidence = result.evidence if findings.height == result.findings.height else result.evidence.join(
+        findings.select("finding_id"), on="finding_id", how="semi")  # millions of rows: copied only if need be
+    out = [("findings", "-", findings), ("evidence", "-", evidence),
            ("station_of", "-", mine(station_of(Inputs(case, settings)))),
            ("worker_platforms", "-", mine(worker_platforms(case.table("orders").collect()))),
            *(("reference", name, frame) for name, frame in built.items()),
