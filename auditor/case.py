@@ -24,6 +24,11 @@ import polars as pl
 from auditor import schema
 
 MANIFEST = "manifest.json"
+# The tables are saved with Parquet's dictionary and run-length encodings but no page compression:
+# an audit in parts reads every page of the order and activity tables once per part, and
+# decompressing them was most of that (10,000 riders: 1.4 s → 0.3 s a part, 117.9 → 109.2 s in
+# all); the city's case takes 2.2 GB instead of 1.0 GB (its raw exports: 4.4 GB).
+TABLE_COMPRESSION = "uncompressed"
 FORMAT_VERSION = 1
 
 
@@ -161,7 +166,7 @@ def _write(name: str, frame: pl.LazyFrame | pl.DataFrame, target: Path) -> None:
     frame = _checked(name, frame.lazy())
     partial = target.with_name(f".{target.name}.partial")
     try:
-        frame.sink_parquet(partial)
+        frame.sink_parquet(partial, compression=TABLE_COMPRESSION)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
