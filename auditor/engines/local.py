@@ -135,8 +135,10 @@ def part_case(case: Case, workers: list[str], copies: pl.DataFrame) -> Case:
     mine = pl.col(WORKER).is_in(pl.Series(workers).implode())
     tables = {name: case.table(name).filter(mine) for name in PER_WORKER_TABLES}
     copied = copies.filter(pl.col("_for").is_in(workers)).select(WORKER, "conversation_id", _copy=pl.lit(True)).unique()
-    tables["messages"] = (case.table("messages").join(copied.lazy(), on=[WORKER, "conversation_id"], how="left",
-                                                      maintain_order="left")
+    # the copied conversations' ids first narrow the city's messages; the join on (worker, conversation) decides
+    maybe = mine | pl.col("conversation_id").is_in(copied["conversation_id"].implode())
+    tables["messages"] = (case.table("messages").filter(maybe)
+                          .join(copied.lazy(), on=[WORKER, "conversation_id"], how="left", maintain_order="left")
                           .filter(mine | pl.col("_copy").fill_null(False)).drop("_copy"))
     frames = pl.collect_all(list(tables.values()))
     held = {name: frame.lazy() for name, frame in zip(tables, frames)}
