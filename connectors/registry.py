@@ -148,7 +148,7 @@ def load(paths: list[str | Path] | str | Path, tz: str | None = None, progress=N
     presets = tuple(root / name for name in config.presets)
     platform_orders.presets(presets)  # a broken mapping file stops here, naming itself, not in every sniff
     tables_folder = Scratch()  # the Case's from here on; extracted archives have a scratch folder of their own
-    spill = _Spill(tables_folder.path)
+    spill = _Spill(tables_folder)
     sources: list[Source] = []
     batch = _Batch(spill)
 
@@ -262,8 +262,8 @@ class _Spill:
     Small frames wait (``pending``) until a table's hold SPILL_BYTES: one Parquet file per file
     read cost more than reading a small file."""
 
-    def __init__(self, folder: Path):
-        self.folder = folder
+    def __init__(self, scratch: Scratch):
+        self.scratch = scratch
         self.parts: dict[str, list[tuple[Path, int]]] = {}
         self.staged: dict[str, list[pl.DataFrame]] = {}
         self.pending: dict[str, list[tuple[str, pl.DataFrame]]] = {}
@@ -286,9 +286,7 @@ class _Spill:
             return
         names = pending[0][0] if len(pending) == 1 else f"{pending[0][0]}-{pending[-1][0]}"
         frame = pl.concat([frame for _, frame in pending], how="vertical", rechunk=False)
-        path = self.folder / table / f"{names}.parquet"
-        path.parent.mkdir(exist_ok=True)
-        frame.write_parquet(path, compression="lz4")  # read back soon, once or twice: speed over size
+        path = self.scratch.write(frame, f"{table}/{names}.parquet")
         self.parts.setdefault(table, []).append((path, frame.height))
 
     def scan(self, table: str, index: str | None = None) -> pl.LazyFrame:

@@ -155,8 +155,7 @@ def _run(case: Case, part: int, workers: list[str], copies: pl.DataFrame, refere
     for kind, name, frame in run_part(part_case(case, workers, copies), home, references, settings,
                                       station_ratios=True):
         if kind in SPILLED and frame.width:
-            path = scratch.path / f"{kind}-{name}-{part:06d}.parquet"
-            frame.write_parquet(path, compression="lz4")  # read once, soon: speed over size
+            path = scratch.write(frame, f"{kind}-{name}-{part:06d}.parquet")
             frame = pl.DataFrame({"path": [str(path)]})
         results.append((part, kind, name, frame))
     return results

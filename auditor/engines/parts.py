@@ -34,7 +34,7 @@ WORKER = "worker_id"
 PER_WORKER_TABLES = ("orders", "activity", "messages", "schedules", "offers")
 SHARED_TABLES = ("zones", "relations", "participants")  # small, case-wide: every part gets them whole
 Result = tuple[int, str, str, pl.DataFrame]
-BATCH_ROWS = 1_000_000  # orders per call of a reference's or the stations' functions: ~1,000 riders' month
+BATCH_ROWS = 1_000_000  # orders per call of a keyed reference's function: ~1,000 riders' month
 
 
 class Keyed(NamedTuple):
@@ -74,17 +74,16 @@ def whole_case_reference(case: Case, name: str, settings: Settings) -> pl.DataFr
     return keyed_reference(frames, case.tz, name, settings)
 
 
-def batches(frame: pl.LazyFrame, key: str, rows: int | None = None) -> Iterator[pl.DataFrame]:
-    """The rows of consecutive values of ``key`` (null last), each value whole, about ``rows`` at
-    a time (default ``BATCH_ROWS``; 1: one value at a time), each in the case's order: views into
-    one sorted copy, not a copy per batch. The functions run on them work per value, so batching
-    values changes no result, only how many calls there are (a city has hundreds of stations)."""
-    rows = BATCH_ROWS if rows is None else rows
+def batches(frame: pl.LazyFrame, key: str) -> Iterator[pl.DataFrame]:
+    """The rows of consecutive values of ``key`` (null last), each value whole, about ``BATCH_ROWS``
+    at a time, each in the case's order: views into one sorted copy, not a copy per batch. The
+    functions run on them work per value, so batching values changes no result, only how many
+    calls there are."""
     ordered = frame.sort(key, maintain_order=True, nulls_last=True).collect()
     offset = length = 0
     for size in ordered.group_by(key, maintain_order=True).len()["len"]:
         length += size
-        if length >= rows:
+        if length >= BATCH_ROWS:
             yield ordered.slice(offset, length)
             offset, length = offset + length, 0
     if length:
