@@ -5,10 +5,11 @@ Run: ``streamlit run app.py`` (opens on the bundled sample city)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import tempfile
-from datetime import time
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -19,6 +20,7 @@ from auditor import charts, law, report, research, uploads, views
 from auditor.case import Case
 from auditor.engines import local
 from auditor.evidence import resolve
+from auditor.export import SavedAudit, is_audit, read_audit
 from auditor.findings import FAMILIES, Findings
 from auditor.i18n import LANGUAGES, strings, t
 from auditor.settings import Settings
@@ -51,6 +53,11 @@ def load_case(folder: str, fingerprint: str) -> Case:
     return Case.load(folder) if Case.is_saved(folder) else connectors.load([Path(folder)])
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def load_audit(folder: str, fingerprint: str) -> SavedAudit:
+    return read_audit(folder)
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def analyse(case_key: str, settings_key: str, _case: Case, _settings: Settings) -> Findings:
     # a city beyond local.ROWS_PER_PART rows part by part, its evidence on disk: a laptop's memory
@@ -66,12 +73,7 @@ def rider_views(case_key: str, settings_key: str, worker: str, _case: Case, _res
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def case_views(case_key: str, settings_key: str, _case: Case, _result: Findings) -> dict:
-    ranking = views.ranking(_result, views.workers(_case, _result))
-    nodes, edges = views.network(_case, _result)
-    stations = _result.measures.get("stations")  # the scorecard's, ranked by mean overall score
-    return {"ranking": ranking, "stations": views.station_aggregates(ranking, _case) if stations is None else stations,
-            "nodes": nodes,
-            "edges": edges, "zones": views.zone_polygons(_case)}
+    return views.overview(_case, _result)
 
 
 def choose_folder() -> Path | None:
@@ -104,32 +106,45 @@ def choose_folder() -> Path | None:
     return folder
 
 
-def choose_settings(case: Case) -> Settings:
-    """Settings that change results, in the sidebar; they are recorded with every export."""
+def choose_settings(case: Case, recorded: Settings) -> Settings:
+    """Settings that change results, in the sidebar, starting from ``recorded`` (a saved audit's,
+    else the defaults); they are recorded with every export."""
     box = st.sidebar.expander(T("settings"), expanded=False)
-    jurisdictions = [p.stem for p in law.HERE.glob("*.toml") if "daily_hours" in law.load(p.stem)]
-    jurisdiction = box.selectbox(T("jurisdiction"), sorted(jurisdictions), key="jurisdiction",
-                                 index=sorted(jurisdictions).index("cn_standard"))
-    systems = [k for k, v in law.load(jurisdiction).get("hours_systems", {}).items() if isinstance(v, dict)]
-    hours_system = box.selectbox(T("hours_system"), systems or ["standard"], key="hours_system")
-    start = box.time_input(T("window_start"), time(9, 0), key="window_start")
-    end = box.time_input(T("window_end"), time(18, 0), key="window_end")
-    use_roster = box.checkbox(T("use_roster"), True, key="use_roster")
-    chat_gap = box.number_input(T("chat_gap"), 1.0, 600.0, 60.0, step=5.0, key="chat_gap")
-    device_gap = box.number_input(T("device_gap"), 1.0, 240.0, 15.0, step=1.0, key="device_gap")
-    wage = box.number_input(T("monthly_wage"), 0.0, 1e6, 0.0, step=100.0, key="monthly_wage")
+    jurisdictions = law.jurisdictions()
+    jurisdiction = box.selectbox(T("jurisdiction"), jurisdictions, key="jurisdiction",
+                                 index=_index(jurisdictions, recorded.jurisdiction))
+    systems = [k for k, v in law.load(jurisdiction).get("hours_systems", {}).items() if isinstance(v, dict)] \
+        or ["standard"]
+    hours_system = box.selectbox(T("hours_system"), systems, key="hours_system",
+                                 index=_index(systems, recorded.hours_system))
+    window = [datetime.strptime(clock, "%H:%M").time() for clock in recorded.working_window]
+    start = box.time_input(T("window_start"), window[0], key="window_start")
+    end = box.time_input(T("window_end"), window[1], key="window_end")
+    use_roster = box.checkbox(T("use_roster"), recorded.use_roster, key="use_roster")
+    chat_gap = box.number_input(T("chat_gap"), 1.0, 600.0, recorded.chat_gap_minutes, step=5.0, key="chat_gap")
+    device_gap = box.number_input(T("device_gap"), 1.0, 240.0, recorded.device_gap_minutes, step=1.0,
+                                  key="device_gap")
+    wage = box.number_input(T("monthly_wage"), 0.0, 1e6, recorded.monthly_wage or 0.0, step=100.0,
+                            key="monthly_wage")
     participants = case.table("participants").select("participant_id", "display_name", "role").collect()
     roles: dict[str, str] = {}
     if participants.height:
         box.caption(T("roles_help"))
-        edited = box.data_editor(participants.to_pandas(), key="roles", disabled=["participant_id", "display_name"],
+        shown = participants.with_columns(pl.col("participant_id").replace_strict(
+            recorded.roles, default=pl.col("role"), return_dtype=pl.String).alias("role"))
+        edited = box.data_editor(shown.to_pandas(), key="roles", disabled=["participant_id", "display_name"],
                                  column_config={"role": st.column_config.SelectboxColumn(
                                      options=["worker", "supervisor", "colleague", "customer", "system", "unknown"])})
         changed = pl.from_pandas(edited).join(participants, on=["participant_id", "role"], how="anti")
         roles = dict(changed.select("participant_id", "role").iter_rows())
-    return Settings(jurisdiction=jurisdiction, hours_system=hours_system,
-                    working_window=(start.strftime("%H:%M"), end.strftime("%H:%M")), use_roster=use_roster,
-                    chat_gap_minutes=chat_gap, device_gap_minutes=device_gap, monthly_wage=wage or None, roles=roles)
+    return dataclasses.replace(recorded, jurisdiction=jurisdiction, hours_system=hours_system,
+                               working_window=(start.strftime("%H:%M"), end.strftime("%H:%M")),
+                               use_roster=use_roster, chat_gap_minutes=chat_gap, device_gap_minutes=device_gap,
+                               monthly_wage=wage or None, roles=roles)
+
+
+def _index(options: list[str], chosen: str) -> int:
+    return options.index(chosen) if chosen in options else 0
 
 
 def ingest_tab(case: Case) -> None:
@@ -378,14 +393,21 @@ def main() -> None:
     case_key = uploads.fingerprint(folder)
     with st.spinner(T("reading")):
         try:
-            case = load_case(str(folder.resolve()), case_key)
+            saved = load_audit(str(folder.resolve()), case_key) if is_audit(folder) else None
+            case = saved.case if saved else load_case(str(folder.resolve()), case_key)
         except (FileNotFoundError, ValueError) as err:
             st.error(md(str(err)))
             return
-    settings = choose_settings(case)
+    settings = choose_settings(case, saved.settings if saved else Settings())
     settings_key = json.dumps(settings.to_dict(), sort_keys=True, default=str)
-    with st.spinner(T("analysing")):
-        result = analyse(case_key, settings_key, case, settings)
+    if saved and settings == saved.settings:  # a city's audit opens in seconds, not run again
+        result = saved.result
+        st.sidebar.success(T("saved_audit", run_at=saved.manifest.get("run_at", "?")))
+    else:
+        with st.spinner(T("analysing")):
+            result = analyse(case_key, settings_key, case, settings)
+        if saved:
+            st.sidebar.info(T("audit_rerun", run_at=saved.manifest.get("run_at", "?")))
     cv = case_views(case_key, settings_key, case, result)
     st.sidebar.caption(T("case_summary", files=len(case.sources), findings=result.findings.height,
                          evidence=result.evidence_count(), tz=case.tz))

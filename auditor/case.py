@@ -158,6 +158,9 @@ class Case:
         if not path.is_file():
             raise FileNotFoundError(f"{directory}: not a saved case (no {MANIFEST}); run `auditor ingest` first")
         manifest = json.loads(path.read_text(encoding="utf-8"))
+        if "sources" not in manifest:  # e.g. an audit's folder: its case is in case/
+            inner = " (its case is in case/)" if (directory / "case" / MANIFEST).is_file() else ""
+            raise ValueError(f"{directory}: {MANIFEST} is not a saved case's{inner}")
         tables = {name: pl.scan_parquet(directory / f"{name}.parquet") for name in schema.TABLES
                   if (directory / f"{name}.parquet").is_file()}
         return cls(tables=tables, tz=manifest["timezone"], settings=manifest.get("settings", {}),

@@ -13,10 +13,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from auditor import analyzers
 from auditor.case import Case
 from auditor.engines import local
-from auditor.export import write_audit
+from auditor.export import is_audit, read_audit, write_audit
 from auditor.findings import Findings
 from auditor.settings import Settings
 
@@ -25,6 +24,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 # Piped or redirected output (a log, a CI job) gets wide tables rather than rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
+AUDIT_OR_CASE = "An audit's folder (`auditor audit --out`), a saved case folder, or export files/folders."
+JURISDICTION_OF_AUDIT = ("Law parameter set in auditor/law/ (default: a saved audit's own, else cn_standard; "
+                         "another than the audit's runs it again).")
 
 
 def _fail(message: str) -> None:
@@ -33,9 +35,12 @@ def _fail(message: str) -> None:
 
 
 def _read_case(paths: list[Path], tz: str | None = None) -> Case:
-    """A saved case as it is, or exports read with a progress bar and their ingest table printed."""
+    """A saved case as it is (also an audit's), or exports read with a progress bar and their
+    ingest table printed."""
     import connectors
 
+    if len(paths) == 1 and is_audit(paths[0]):
+        return Case.load(paths[0] / "case")
     if len(paths) == 1 and Case.is_saved(paths[0]):
         return Case.load(paths[0])
     with Progress(console=err, transient=True) as progress:
@@ -161,7 +166,7 @@ def ingest(
 
 @app.command()
 def audit(
-    paths: Annotated[list[Path], typer.Argument(help="A saved case folder, or export files/folders.")],
+    paths: Annotated[list[Path], typer.Argument(help="A saved case or audit folder, or export files/folders.")],
     out: Annotated[Path, typer.Option(help="Folder for findings, evidence and the manifest.")] = Path("report"),
     jurisdiction: Annotated[str, typer.Option(help="Law parameter set in auditor/law/.")] = "cn_standard",
     engine: Annotated[str, typer.Option(help="local (polars, this machine) or spark (pip install -e '.[spark]'; "
@@ -185,7 +190,7 @@ def audit(
     try:
         case = _read_case(paths)
         if engine == "spark":
-            result = _audit_on_spark(paths, case, out, settings)
+            result = _audit_on_spark(case, out, settings)
         else:
             with Progress(console=err, transient=True) as progress:
                 task = progress.add_task("analysing", total=None)
@@ -202,59 +207,71 @@ def audit(
         console.print(note)
 
 
-def _audit_on_spark(paths: list[Path], case: Case, out: Path, settings: Settings) -> Findings:
-    """Spark reads a saved case's Parquet files: the given one, else the case saved into ``out``."""
+def _audit_on_spark(case: Case, out: Path, settings: Settings) -> Findings:
+    """Spark reads a saved case's Parquet files: the one read (also an audit's), else the case
+    saved into ``out``."""
     from auditor.engines import spark
 
-    case_dir = paths[0] if len(paths) == 1 and Case.is_saved(paths[0]) else case.save(out / "case")
+    case_dir = case.origin if case.origin is not None else case.save(out / "case")
     return spark.audit(str(case_dir.resolve()), settings)
 
 
-def _analyse(paths: list[Path], settings: Settings) -> tuple[Case, Findings]:
+def _analyse(paths: list[Path], jurisdiction: str | None) -> tuple[Case, Findings, dict]:
+    """The case, its findings and the settings to record with what is written from them. An audit
+    ``auditor audit`` wrote is taken as written when it ran under the jurisdiction asked (or none
+    is asked): a city's dossier in seconds. Otherwise the case is audited here, in parts as
+    ``auditor audit`` runs it."""
+    inputs = {"inputs": [str(p) for p in paths]}
     try:
+        if len(paths) == 1 and is_audit(paths[0]):
+            saved = read_audit(paths[0])
+            if jurisdiction in (None, saved.settings.jurisdiction):
+                run_at = saved.manifest.get("run_at", "(time not recorded)")
+                console.print(f"the audit in {paths[0]} of {run_at}, as written (not run again)")
+                audit = {"run_at": run_at, "inputs": saved.manifest.get("settings", {}).get("inputs")}
+                return saved.case, saved.result, {**saved.settings.to_dict(), **inputs, "audit": audit}
+        settings = Settings(jurisdiction=jurisdiction or Settings.jurisdiction)
         case = _read_case(paths)
-        return case, analyzers.run_all(case, settings)
+        return case, local.audit(case, settings), {**settings.to_dict(), **inputs}
     except (FileNotFoundError, ValueError) as e:
         _fail(str(e))
 
 
 @app.command()
 def report(
-    paths: Annotated[list[Path], typer.Argument(help="A saved case folder, or export files/folders.")],
+    paths: Annotated[list[Path], typer.Argument(help=AUDIT_OR_CASE)],
     worker: Annotated[list[str], typer.Option(help="Worker id; repeat for a selection.")],
     out: Annotated[Path, typer.Option(help="Folder for the dossier.")] = Path("dossier"),
     lang: Annotated[str, typer.Option(help="Language of the HTML report: zh or en.")] = "zh",
-    jurisdiction: Annotated[str, typer.Option(help="Law parameter set in auditor/law/.")] = "cn_standard",
+    jurisdiction: Annotated[str | None, typer.Option(help=JURISDICTION_OF_AUDIT)] = None,
 ) -> None:
     """Write the evidence dossier of one or more workers: HTML report, findings and evidence (CSV, Parquet), manifest."""
     from auditor.report import write_dossier
 
     if lang not in ("zh", "en"):
         _fail(f"--lang {lang!r}: expected zh or en")
-    settings = Settings(jurisdiction=jurisdiction)
-    case, result = _analyse(paths, settings)
+    case, result, recorded = _analyse(paths, jurisdiction)
     known = set(result.findings["worker_id"]) | {w for t in ("orders", "activity", "messages")
                                                  for w in case.table(t).select("worker_id").collect()["worker_id"]}
     if unknown := [w for w in worker if w not in known]:
         _fail(f"worker(s) {unknown} appear nowhere in these inputs")
-    files = write_dossier(result, case, worker, out, {**settings.to_dict(), "inputs": [str(p) for p in paths]}, lang)
+    files = write_dossier(result, case, worker, out, recorded, lang)
     console.print(f"dossier written to {out}/: " + ", ".join(p.name for p in files))
 
 
 @app.command("research-export")
 def research_export(
-    paths: Annotated[list[Path], typer.Argument(help="A saved case folder, or export files/folders.")],
+    paths: Annotated[list[Path], typer.Argument(help=AUDIT_OR_CASE)],
     salt: Annotated[str, typer.Option(envvar="AUDITOR_SALT", help="Secret salt for the pseudonyms (or AUDITOR_SALT); never written out.")],
     out: Annotated[Path, typer.Option(help="Folder for the export.")] = Path("research"),
     include_text: Annotated[bool, typer.Option(help="Keep message text (removed by default).")] = False,
-    jurisdiction: Annotated[str, typer.Option(help="Law parameter set in auditor/law/.")] = "cn_standard",
+    jurisdiction: Annotated[str | None, typer.Option(help=JURISDICTION_OF_AUDIT)] = None,
 ) -> None:
     """Write a pseudonymised per-rider indicator table (and classified messages) for researchers."""
     from auditor.research import Pseudonymisation, write_research
 
-    settings = Settings(jurisdiction=jurisdiction)
-    case, result = _analyse(paths, settings)
-    files = write_research(result, case, out, Pseudonymisation(salt, include_text=include_text), settings.to_dict())
+    case, result, recorded = _analyse(paths, jurisdiction)
+    files = write_research(result, case, out, Pseudonymisation(salt, include_text=include_text), recorded)
     console.print(f"research export written to {out}/: " + ", ".join(p.name for p in files))
 
 

@@ -1,8 +1,11 @@
-"""Writing results where a person opens them: safe CSV, Parquet, and the run manifest."""
+"""Writing results where a person opens them: safe CSV, Parquet, and the run manifest; and
+reading an audit written so back (``read_audit``), so the app and the dossier open a city's audit
+in seconds instead of running it again."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +13,8 @@ import polars as pl
 
 from auditor import __version__
 from auditor.case import Case
-from auditor.findings import Findings
+from auditor.findings import EVIDENCE, FINDINGS, Findings
+from auditor.settings import Settings
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -105,3 +109,45 @@ def write_audit(result: Findings, case: Case, out: Path, settings: dict, evidenc
                 **({"not_written": notes} if notes else {})}
     write_manifest(out, manifest)
     return manifest
+
+
+@dataclass
+class SavedAudit:
+    """An audit ``write_audit`` wrote, read back: its case, findings (evidence stays on disk,
+    scanned where shown), measures, the settings it ran with and its manifest."""
+
+    case: Case
+    result: Findings
+    settings: Settings
+    manifest: dict
+
+
+def is_audit(folder: str | Path) -> bool:
+    """Whether ``folder`` holds an audit ``write_audit`` wrote (findings, evidence, its case)."""
+    folder = Path(folder)
+    return all((folder / name).is_file() for name in ("manifest.json", "findings.parquet", "evidence.parquet")) \
+        and Case.is_saved(folder / "case")
+
+
+def read_audit(folder: str | Path) -> SavedAudit:
+    """The audit in ``folder``; a file its manifest lists but the folder lacks, or findings or
+    evidence without the contract's columns, is an error naming the file."""
+    folder = Path(folder)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    tables = [name for name in manifest.get("outputs", []) if name.endswith(".parquet")]
+    if missing := [name for name in tables if not (folder / name).is_file()]:
+        raise FileNotFoundError(f"{folder}: the audit's manifest.json lists {', '.join(missing)}, not in the folder")
+    findings = pl.read_parquet(_with_columns(folder / "findings.parquet", FINDINGS))
+    evidence = pl.scan_parquet(_with_columns(folder / "evidence.parquet", EVIDENCE)).select(list(EVIDENCE))
+    measures = {Path(name).stem: pl.read_parquet(folder / name) for name in tables
+                if name not in ("findings.parquet", "evidence.parquet")}
+    return SavedAudit(Case.load(folder / "case"), Findings(findings, evidence, measures),
+                      Settings.from_dict(manifest.get("settings", {})), manifest)
+
+
+def _with_columns(path: Path, contract: dict) -> Path:
+    found = pl.read_parquet_schema(path)
+    if wrong := [f"{col} ({dtype})" for col, dtype in contract.items() if found.get(col) != dtype]:
+        raise ValueError(f"{path}: expected the columns {', '.join(f'{c} ({t})' for c, t in contract.items())}; "
+                         f"missing or of another type: {', '.join(wrong)}")
+    return path

@@ -28,6 +28,7 @@ from auditor.i18n import strings, t
 from auditor.views import for_worker, ranking, worker_views
 
 STATUSES = ("met", "not met", "not measurable")  # the criterion statuses of the ``views`` measure
+EVIDENCE_ORDER = ["finding_id", "table", "src", "src_row"]
 MAX_MEASURE_ROWS = 200  # a per-worker measure longer than this stays in the CSV, not the HTML page
 SKIPPED_MEASURES = ("messages", "scorecard", "overtime", "views")  # messages: in the evidence where they matter;
 # the others have their own section at the top of the worker's part
@@ -138,7 +139,8 @@ def _overtime(result: Findings, worker: str, lang: str) -> str:
 
 
 def _worker_section(worker: str, result: Findings, evidence: pl.DataFrame, lang: str) -> str:
-    findings = result.findings.filter(pl.col("worker_id") == worker).sort("score", "period", descending=[True, False])
+    findings = (result.findings.filter(pl.col("worker_id") == worker)
+                .sort("score", "period", "finding_id", descending=[True, False, False]))
     parts = [f"<h2>{t('worker', lang)} {_esc(worker)}</h2>", _scorecard(result, worker, lang),
              _overtime(result, worker, lang)]
     if findings.is_empty():
@@ -149,6 +151,7 @@ def _worker_section(worker: str, result: Findings, evidence: pl.DataFrame, lang:
         if name in SKIPPED_MEASURES or "worker_id" not in frame.columns or not 0 < rows.height <= MAX_MEASURE_ROWS:
             continue
         shown = rows.select(c for c, dt in rows.schema.items() if not isinstance(dt, (pl.List, pl.Struct, pl.Binary)))
+        shown = shown.sort(shown.columns)  # one order, however the measure was assembled
         parts.append(f"<h3>{t('measure', lang)}: {_esc(name)}</h3>" + _table(shown))
     return "".join(parts)
 
@@ -181,8 +184,10 @@ def write_dossier(result: Findings, case: Case, workers: list[str], out: str | P
     out.mkdir(parents=True, exist_ok=True)
     stamp = run_stamp()
     run_at = stamp["run_at"]
-    findings = result.findings.filter(pl.col("worker_id").is_in(workers))
-    selected = Findings(findings, result.evidence_of(findings), result.measures)
+    # in one order whichever way the result was made (an engine's parts, a saved audit): the same
+    # case gives the same dossier
+    findings = result.findings.filter(pl.col("worker_id").is_in(workers)).sort("worker_id", "finding_id")
+    selected = Findings(findings, result.evidence_of(findings).sort(EVIDENCE_ORDER), result.measures)
     evidence = resolve(selected.evidence, case)
     write_table(findings, out, "findings")
     write_table(evidence, out, "evidence")

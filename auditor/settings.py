@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 
 from auditor import law as law_data
@@ -30,7 +30,14 @@ class Settings:
 
     @cached_property
     def law(self) -> dict:
-        return law_data.load(self.jurisdiction)
+        return law_data.jurisdiction(self.jurisdiction)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, recorded: dict) -> Settings:
+        """The settings a manifest recorded (``to_dict``); other keys (engine, inputs) are ignored."""
+        known = {f.name: f for f in fields(cls)}
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items() if k in known}
+        return cls(**values)

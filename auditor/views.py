@@ -107,6 +107,16 @@ def station_aggregates(ranking: pl.DataFrame, case: Case) -> pl.DataFrame:
             .sort("mean_risk", descending=True))
 
 
+def overview(case: Case, result: Findings) -> dict:
+    """What the app's overview draws: the ranking, stations (the scorecard's, ranked by mean
+    overall score, else the ranking's per station), the network's nodes and edges, the zones."""
+    ranked = ranking(result, workers(case, result))
+    nodes, edges = network(case, result)
+    scored = result.measures.get("stations")
+    return {"ranking": ranked, "stations": station_aggregates(ranked, case) if scored is None else scored,
+            "nodes": nodes, "edges": edges, "zones": zone_polygons(case)}
+
+
 def random_sample(candidates: list[str], n: int, seed: int) -> list[str]:
     """双随机 from the app: the same draw as the analyzers' recorded ``inspection_sample``."""
     return scorecard.draw(candidates, n, seed)

@@ -7,7 +7,8 @@ Stages: ``ingest`` (raw exports → saved case), ``floor`` (scan every table and
 worker once: the least any audit must do), ``audit`` (every analyzer, findings written),
 ``worktime`` and ``control`` (one family of analyzers each, chosen by module name from
 ``STAGE_ANALYZERS``), ``app`` (what the app's overview computes: the audit plus the ranking,
-station, network and zone views of auditor.views), ``spark`` (the full audit on the Spark engine in
+station, network and zone views of auditor.views), ``app_saved`` (the same overview of the audit
+the ``audit`` stage wrote, read back as the app opens a saved audit), ``spark`` (the full audit on the Spark engine in
 local mode, findings written; its peak RSS counts the Python driver and the JVM and Python workers
 it starts, as children)."""
 
@@ -88,21 +89,36 @@ def control(data: Path, case_dir: Path, out: Path) -> dict:
 
 def app(data: Path, case_dir: Path, out: Path) -> dict:
     """The app's overview of a saved case: the audit (as ``analyse`` caches it) and the case
-    views the overview tab draws (app.py ``case_views``)."""
-    from auditor import views
+    views the overview tab draws (``views.overview``)."""
     from auditor.case import Case
     from auditor.engines import local
     from auditor.settings import Settings
 
     case = Case.load(case_dir)
     result = local.audit(case, Settings())  # as app.py's analyse
-    counts = {"findings": result.findings.height, "evidence_rows": result.evidence_count()}
-    ranking = views.risk_ranking(result.findings, views.workers(case, result))
-    nodes, edges = views.network(case, result)
-    stations = views.station_aggregates(ranking, case)
-    zones = views.zone_polygons(case)
-    return {**counts, "ranked_workers": ranking.height, "stations": stations.height, "network_nodes": nodes.height,
-            "network_edges": edges.height, "zones": zones.height}
+    return _overview(case, result)
+
+
+def app_saved(data: Path, case_dir: Path, out: Path) -> dict:
+    """The app's overview of the audit the ``audit`` stage wrote (its report folder beside
+    ``out``), opened as the app opens a saved audit: read back, not run again."""
+    from auditor.export import is_audit, read_audit
+
+    report = out.with_name("report-audit")
+    if not is_audit(report):
+        raise FileNotFoundError(f"{report}: no audit written; measure the audit stage first")
+    saved = read_audit(report)
+    return _overview(saved.case, saved.result)
+
+
+def _overview(case, result) -> dict:
+    from auditor import views
+
+    shown = views.overview(case, result)
+    return {"findings": result.findings.height, "evidence_rows": result.evidence_count(),
+            "ranked_workers": shown["ranking"].height, "stations": shown["stations"].height,
+            "network_nodes": shown["nodes"].height, "network_edges": shown["edges"].height,
+            "zones": shown["zones"].height}
 
 
 def floor(data: Path, case_dir: Path, out: Path) -> dict:
@@ -131,7 +147,7 @@ def spark(data: Path, case_dir: Path, out: Path) -> dict:
 
 
 STAGES = {"ingest": ingest, "floor": floor, "audit": audit, "worktime": worktime, "control": control, "app": app,
-          "spark": spark}
+          "app_saved": app_saved, "spark": spark}
 
 
 class TreeMemory(threading.Thread):

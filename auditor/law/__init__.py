@@ -18,6 +18,19 @@ def load(jurisdiction: str = "cn_standard") -> dict:
     return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
+def jurisdictions() -> list[str]:
+    """The parameter sets an audit applies (daily hours and the rest); the others (eu_wtd, a
+    comparison column; minimum_wage, a table) are read by the analyzers that need them."""
+    return sorted(p.stem for p in HERE.glob("*.toml") if "daily_hours" in load(p.stem))
+
+
+def jurisdiction(name: str) -> dict:
+    """The parameter set ``name``, if an audit can apply it; else a clear error listing those that can."""
+    if name not in jurisdictions():
+        raise ValueError(f"unknown jurisdiction {name!r}; an audit applies: {', '.join(jurisdictions())}")
+    return load(name)
+
+
 @cache
 def load_control(name: str) -> dict:
     """A file of auditor/law/control/ (``indicators``, ``scorecard``, ``views``): how the control

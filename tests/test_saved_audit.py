@@ -1,0 +1,137 @@
+"""An audit written by ``auditor audit`` opened again — by the dossier, the research export and
+the app — as written, not run again: a city's audit takes minutes, reading it back seconds."""
+
+import json
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from streamlit.testing.v1 import AppTest
+from typer.testing import CliRunner
+
+from auditor import law
+from auditor.case import Case
+from auditor.cli import app
+from auditor.engines import local
+from auditor.export import is_audit, read_audit, write_audit
+from auditor.settings import Settings
+
+APP = str(Path(__file__).parents[1] / "app.py")
+SETTINGS = Settings(working_window=("08:00", "17:00"), chat_gap_minutes=30.0)  # not the defaults
+runner = CliRunner()
+
+
+@pytest.fixture
+def audit_folder(small_case, tmp_path) -> Path:
+    result = local.audit(small_case, SETTINGS)
+    write_audit(result, small_case, tmp_path / "report", {**SETTINGS.to_dict(), "engine": "local",
+                                                          "inputs": ["activity.csv", "orders.csv"]})
+    return tmp_path / "report"
+
+
+def not_run_again(*args, **kwargs):
+    raise AssertionError("the saved audit was run again")
+
+
+def test_an_audit_read_back_is_the_audit_written(small_case, tmp_path):
+    written = local.audit(small_case, SETTINGS)
+    audit_folder = tmp_path / "report"
+    write_audit(written, small_case, audit_folder, {**SETTINGS.to_dict(), "engine": "local"})
+    saved = read_audit(audit_folder)
+    assert is_audit(audit_folder) and not is_audit(audit_folder / "case")
+    assert saved.settings == SETTINGS and saved.manifest["settings"]["engine"] == "local"
+    assert_frame_equal(saved.result.findings, written.findings)
+    assert_frame_equal(saved.result.evidence.collect(), written.evidence.lazy().collect())
+    assert saved.result.measures.keys() == written.measures.keys()
+    for name, frame in written.measures.items():
+        assert_frame_equal(saved.result.measures[name], frame, check_dtypes=frame.height > 0)
+    for name in ("activity", "orders"):
+        assert_frame_equal(saved.case.table(name).collect(), small_case.table(name).collect())
+    assert [s.sha256 for s in saved.case.sources] == [s.sha256 for s in small_case.sources]
+
+
+def test_a_damaged_audit_is_an_error_naming_the_file(audit_folder):
+    (audit_folder / "daily_hours.parquet").unlink()
+    with pytest.raises(FileNotFoundError, match=r"manifest\.json lists daily_hours\.parquet, not in the folder"):
+        read_audit(audit_folder)
+    (audit_folder / "findings.parquet").write_bytes(b"")
+    pl.DataFrame({"finding_id": ["x"]}).write_parquet(audit_folder / "findings.parquet")
+    manifest = json.loads((audit_folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["outputs"].remove("daily_hours.parquet")
+    (audit_folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"findings\.parquet: expected the columns .* missing or of another type: "
+                                         r"worker_id \(String\)"):
+        read_audit(audit_folder)
+
+
+def test_an_audit_folder_is_not_taken_for_a_case_and_can_be_audited_again(audit_folder, tmp_path):
+    with pytest.raises(ValueError, match=r"manifest\.json is not a saved case's \(its case is in case/\)"):
+        Case.load(audit_folder)
+    again = runner.invoke(app, ["audit", str(audit_folder), "--out", str(tmp_path / "again")])
+    assert again.exit_code == 0, again.output
+    assert pl.read_parquet(tmp_path / "again" / "findings.parquet").height == \
+        pl.read_parquet(audit_folder / "findings.parquet").height
+
+
+def test_a_dossier_from_the_saved_audit_equals_one_run_again(small_case, tmp_path, monkeypatch):
+    write_audit(local.audit(small_case, Settings()), small_case, tmp_path / "report",
+                {**Settings().to_dict(), "inputs": ["activity.csv", "orders.csv"]})
+    rerun = runner.invoke(app, ["report", str(tmp_path / "report" / "case"), "--worker", "R2", "--out",
+                                str(tmp_path / "rerun")])
+    assert rerun.exit_code == 0, rerun.output
+    monkeypatch.setattr(local, "audit", not_run_again)
+    saved = runner.invoke(app, ["report", str(tmp_path / "report"), "--worker", "R2", "--out",
+                                str(tmp_path / "saved")])
+    assert saved.exit_code == 0, saved.output
+    assert "as written (not run again)" in saved.output
+    for name in ("findings.csv", "evidence.csv"):
+        assert (tmp_path / "saved" / name).read_bytes() == (tmp_path / "rerun" / name).read_bytes()
+    assert pl.read_csv(tmp_path / "saved" / "findings.csv")["worker_id"].unique().to_list() == ["R2"]
+    manifest = json.loads((tmp_path / "saved" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"]["audit"]["inputs"] == ["activity.csv", "orders.csv"]
+
+
+def test_the_research_export_reads_the_saved_audit_with_its_settings(audit_folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(local, "audit", not_run_again)
+    run = runner.invoke(app, ["research-export", str(audit_folder), "--salt", "s3cret", "--out", str(tmp_path / "r")])
+    assert run.exit_code == 0, run.output
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"]["chat_gap_minutes"] == 30.0
+
+
+def test_another_jurisdiction_than_the_audit_s_runs_it_again(audit_folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(law, "HERE", tmp_path / "law")  # a second parameter set an audit can apply
+    shutil.copytree(Path(law.__file__).parent, law.HERE)
+    shutil.copy(law.HERE / "cn_standard.toml", law.HERE / "cn_comprehensive_test.toml")
+    run = runner.invoke(app, ["report", str(audit_folder), "--worker", "R2", "--jurisdiction",
+                              "cn_comprehensive_test", "--out", str(tmp_path / "other")])
+    assert run.exit_code == 0, run.output
+    assert "not run again" not in run.output
+    manifest = json.loads((tmp_path / "other" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"]["jurisdiction"] == "cn_comprehensive_test" and "audit" not in manifest["settings"]
+    comparison = runner.invoke(app, ["report", str(audit_folder), "--worker", "R2", "--jurisdiction", "eu_wtd"])
+    assert comparison.exit_code == 2
+    assert "unknown jurisdiction 'eu_wtd'; an audit applies: cn_comprehensive_test, cn_standard" in comparison.output
+
+
+def test_the_app_opens_a_saved_audit_as_written_and_runs_it_again_when_a_setting_changes(audit_folder, monkeypatch):
+    findings = pl.read_parquet(audit_folder / "findings.parquet").height
+    monkeypatch.setattr(local, "audit", not_run_again)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["lang"] = "en"
+    at.run()
+    at.sidebar.radio(key="input_kind").set_value("folder").run()
+    at.sidebar.text_input(key="folder_path").set_value(str(audit_folder)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("opened as written" in s.value for s in at.sidebar.success)
+    assert at.sidebar.number_input(key="chat_gap").value == 30.0  # the audit's own settings
+    assert any(f"{findings} findings" in c.value for c in at.sidebar.caption)
+    at.selectbox(key="rider").set_value("R2").run()
+    assert not at.exception, [e.value for e in at.exception]
+    monkeypatch.undo()
+    at.sidebar.number_input(key="chat_gap").set_value(45.0).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("run again with them" in i.value for i in at.sidebar.info)
+    assert not at.sidebar.success
