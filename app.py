@@ -28,6 +28,7 @@ from auditor.settings import Settings
 SAMPLE = Path(__file__).parent / "sample_logs"
 STATUSES = ("met", "not met", "not measurable")  # the criterion statuses of the ``views`` measure
 MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()<>#+\-.!|~$:]")
+SAMPLE_LISTED = 30  # riders of a 双随机 sample named in its message
 UPLOAD_TYPES = ["csv", "json", "txt", "gpx", "geojson", "toml", "zip"]
 
 st.set_page_config(page_title="Platform-work auditor", page_icon="⚖️", layout="wide")
@@ -74,6 +75,11 @@ def rider_views(case_key: str, settings_key: str, worker: str, _case: Case, _res
 @st.cache_data(show_spinner=False, max_entries=8)
 def case_views(case_key: str, settings_key: str, _case: Case, _result: Findings) -> dict:
     return views.overview(_case, _result)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def station_network(keys: tuple[str, str], station: str, _case: Case, _result: Findings) -> tuple:
+    return views.network(_case, _result, focus=station)
 
 
 def choose_folder() -> Path | None:
@@ -179,7 +185,7 @@ def labelled(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     return frame.select(c for c in columns if c in frame.columns).rename(lambda c: names.get(c, c))
 
 
-def overview_tab(case: Case, result: Findings, cv: dict) -> None:
+def overview_tab(case: Case, result: Findings, cv: dict, keys: tuple[str, str]) -> None:
     ranking = cv["ranking"]
     scored = "overall" in ranking.columns
     st.subheader(T("ranking_title"))
@@ -205,11 +211,15 @@ def overview_tab(case: Case, result: Findings, cv: dict) -> None:
             st.markdown(f"**{md(name)}**")
             st.dataframe(frame, hide_index=True, width="stretch")
     st.subheader(T("network_title"))
-    if cv["nodes"].height:
-        st.caption(T("network_help"))
-        st.altair_chart(charts.network_chart(cv["nodes"], cv["edges"], lang), width="stretch")
-    else:
+    nodes, edges = cv["nodes"], cv["edges"]
+    if not nodes.height:
         st.info(T("missing_relations"))
+    else:
+        st.caption(T("network_help"))
+        if nodes.height > views.NETWORK_DRAWN_NODES and (stations := views.network_stations(nodes, cv["stations"])):
+            station = st.selectbox(T("network_station", n=nodes.height), stations, key="network_station")
+            nodes, edges = station_network(keys, station, case, result)
+        st.altair_chart(charts.network_chart(nodes, edges, lang), width="stretch")
     sample_section(ranking, result)
 
 
@@ -224,7 +234,9 @@ def sample_section(ranking: pl.DataFrame, result: Findings) -> None:
     n = n_col.number_input(T("sample_size"), 1, max(1, ranking.height), max(1, int(size)), key="sample_n")
     seed = seed_col.number_input(T("sample_seed"), 0, 2**31 - 1, int(seed), key="sample_seed")
     picked = views.random_sample(ranking["worker_id"].to_list(), int(n), int(seed))
-    st.success(T("sample_result", seed=int(seed), n=len(picked), pool=ranking.height, workers=", ".join(picked)))
+    # a city's sample is hundreds of riders: the message names the first, the table below all
+    listed = ", ".join(picked[:SAMPLE_LISTED]) + (" …" if len(picked) > SAMPLE_LISTED else "")
+    st.success(T("sample_result", seed=int(seed), n=len(picked), pool=ranking.height, workers=listed))
     st.dataframe(labelled(ranking.filter(pl.col("worker_id").is_in(picked)).sort("worker_id"),
                           ["worker_id", "category_" + lang, "overall", "risk", "findings"]), hide_index=True)
 
@@ -415,7 +427,7 @@ def main() -> None:
     with ingest:
         ingest_tab(case)
     with overview:
-        overview_tab(case, result, cv)
+        overview_tab(case, result, cv, (case_key, settings_key))
     with rider:
         worker = rider_tab(case, result, cv, (case_key, settings_key))
     with export:

@@ -23,6 +23,7 @@ INTERVAL_COLUMNS = {"worker_id", "start", "end"}
 MAX_MAP_POINTS = 5000  # enough to see routes and zones; more only slows the browser
 SCORECARD_FAMILIES = ("personal", "organisational", "economic")  # the families the control scorecard weighs
 SCORECARD_COLUMNS = ("overall", "category", "category_zh", "category_en", "reasons_zh", "reasons_en")
+NETWORK_DRAWN_NODES = 300  # more nodes than this draw as a blot of lines: the app draws a station's part
 SPRING_MAX_NODES = 499  # networkx's spring layout turns to scipy (not a dependency) from 500 nodes
 
 
@@ -246,6 +247,14 @@ def network(case: Case, result: Findings, focus: str | None = None) -> tuple[pl.
     edges = (edges.join(xy.rename({"node": "source"}), on="source").join(
         xy.rename({"node": "target", "x": "x2", "y": "y2"}), on="target").drop("kind_s", "kind_t"))
     return nodes, edges
+
+
+def network_stations(nodes: pl.DataFrame, stations: pl.DataFrame) -> list[str]:
+    """The network's station nodes, in the order of the stations table (riskiest first when the
+    scorecard ranked them), then any others by id: the choice of a city network's part to draw."""
+    present = nodes.filter(pl.col("kind") == "station")["node"]
+    ranked = [s for s in stations["station_id"].to_list() if s in set(present)] if "station_id" in stations.columns else []
+    return ranked + sorted(set(present) - set(ranked))
 
 
 def _layout(graph, edges: pl.DataFrame) -> dict:

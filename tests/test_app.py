@@ -67,3 +67,15 @@ def test_a_case_without_chats_or_gps_says_what_is_missing(small_case, tmp_path):
     infos = [i.value for i in at.info]
     assert "No chat messages for this rider in these inputs." in infos
     assert "No GPS positions for this rider in these inputs." in infos
+
+
+def test_a_network_too_big_to_draw_at_once_is_drawn_a_station_at_a_time(sample_app, monkeypatch):
+    from auditor import views
+
+    monkeypatch.setattr(views, "NETWORK_DRAWN_NODES", 10)  # the sample's network as a city's
+    at = sample_app
+    at.run()
+    station = at.selectbox(key="network_station")
+    assert station.options and station.value == station.options[0]
+    at.selectbox(key="network_station").set_value(station.options[-1]).run()
+    assert not at.exception, [e.value for e in at.exception]
