@@ -87,8 +87,8 @@ def evidence_csv_note(rows: int, csv: bool | None) -> str | None:
     if csv or (csv is None and rows <= SPREADSHEET_ROWS):
         return None
     if csv is None:
-        return (f"{csv_note('evidence', rows)}, and `auditor report --worker` writes a worker's evidence as CSV "
-                "(`auditor audit --evidence-csv` writes it anyway)")
+        return (f"{csv_note('evidence', rows)}, and `auditor report <this folder> --worker ID` writes a worker's "
+                "evidence as CSV from it (`auditor audit --evidence-csv` writes it anyway)")
     return "evidence.csv not written (--no-evidence-csv); evidence.parquet holds every row"
 
 
