@@ -50,7 +50,8 @@ def rider_table(result: Findings, case: Case, options: Pseudonymisation) -> pl.D
     """Per rider: risk and family scores, per indicator the number of findings and mean score,
     the station, and the median located position snapped to the grid."""
     ranking = risk_ranking(result.findings, workers(case, result))
-    per_indicator = result.findings.group_by("worker_id", "indicator").agg(n=pl.len(), score=pl.col("score").mean())
+    per_indicator = (result.findings.group_by("worker_id", "indicator").agg(n=pl.len(), score=pl.col("score").mean())
+                     .sort("indicator"))  # the indicators' columns in one order, run after run
     wide = per_indicator.pivot("indicator", index="worker_id", values=["n", "score"]) if per_indicator.height else None
     grid = options.grid_degrees
     where = (case.table("activity").filter(pl.col("lon").is_not_null() & pl.col("lat").is_not_null())

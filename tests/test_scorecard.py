@@ -69,6 +69,8 @@ def test_stations_rank_by_risk_and_count_flagged_riders():
     ranked = scorecard.stations(card, SCORES, station_of)
     assert ranked["station_id"].to_list() == ["S1", "S2"] and ranked["risk_rank"].to_list() == [1, 2]
     assert ranked.filter(pl.col("station_id") == "S1")["auto-assignment"].item() == 1
+    flagged = [c for c in ranked.columns if c in SCORES["indicator"].to_list()]
+    assert flagged == sorted(flagged)  # one column order, whichever order the scores came in
 
 
 def test_inspection_sample_is_reproducible_and_records_its_seed():

@@ -25,7 +25,7 @@ ANALYZERS = (daily_hours, messages, control, platform_time, sessions, worktime, 
 
 def run_all(case: Case, settings: Settings | None = None, progress=None) -> Findings:
     settings = settings or Settings()
-    settings.law  # fail early and clearly on an unknown jurisdiction
+    settings.law  # noqa: B018 — fail early and clearly on an unknown jurisdiction
     parts = []
     with context.shared(case):  # each intermediate frame derived once for all analyzers
         for analyzer in ANALYZERS:

@@ -141,6 +141,7 @@ def _group_aggregate(card: pl.DataFrame, table: pl.DataFrame, membership: pl.Dat
     members = card.join(membership, on="worker_id")
     flagged = (table.filter(pl.col("score") >= flag_at).join(membership, on="worker_id")
                .group_by(key, "indicator").agg(riders=pl.col("worker_id").n_unique())
+               .sort("indicator")  # the indicators' columns in one order, run after run
                .pivot("indicator", index=key, values="riders"))
     summary = members.group_by(key).agg(
         riders=pl.len(), overall_mean=pl.col("overall").mean(), overall_median=pl.col("overall").median(),
