@@ -178,7 +178,7 @@ def table_header(path: Path, head: bytes) -> list[str]:
     try:
         header = (pl.read_parquet_schema(path) if suffix == ".parquet"
                   else pl.read_excel(path, read_options={"n_rows": 0}).schema).keys()
-    except Exception as err:  # the Excel and Parquet readers each raise their own error types for a damaged file
+    except Exception as err:  # noqa: BLE001 — the Excel and Parquet readers each raise their own error types for a damaged file
         raise ValueError(f"not a readable {suffix} file: {str(err).splitlines()[0]}") from None
     return [str(h).strip() for h in header]
 

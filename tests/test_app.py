@@ -51,7 +51,7 @@ def test_language_switch_rider_finding_evidence_and_export(sample_app):
     at.button(key="build_dossier").click().run()
     assert not at.exception
     assert any("dossier\\_R0039\\.html" in s.value and "manifest\\.json" in s.value for s in at.success)
-    name, data, names = at.session_state.dossier
+    _, data, names = at.session_state.dossier
     assert data[:2] == b"PK" and "evidence.csv" in names
 
 

@@ -127,7 +127,7 @@ def test_every_fixture_file_has_an_expected_connector():
 @pytest.mark.parametrize("relative", sorted(EXPECTED_CONNECTOR))
 def test_detect_picks_the_right_connector_and_no_other_is_tempted(relative):
     path = FIXTURES / relative
-    module, confidence = connectors.detect(path)
+    module, _ = connectors.detect(path)
     assert module is not None and module.NAME == EXPECTED_CONNECTOR[relative]
     head = path.read_bytes()[:4096]
     others = {m.NAME: m.sniff(path, head) for m in connectors.connectors() if m is not module}

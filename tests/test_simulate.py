@@ -15,7 +15,7 @@ import pytest
 
 from auditor.simulate import simulate
 
-TINY = dict(seed=7, riders=12, start=date(2026, 4, 27), days=14)
+TINY = {"seed": 7, "riders": 12, "start": date(2026, 4, 27), "days": 14}
 BUSY = {**TINY, "order_rate": 4.0}  # the benchmarks' busy city: stacked, same-route and relayed orders
 SHANGHAI = timezone(timedelta(hours=8))  # no DST in China since 1991
 WA_HEADER = re.compile(r"^\d{2}/\d{2}/\d{4}, \d{2}:\d{2} - ")

@@ -34,8 +34,8 @@ def rostered_shifts(rng, cal: Calendar, world: World, r, d, mask, late_p: float,
     extend = rng.random(k) < rd.extend_p[r]
     lo, hi = ext_min_max
     end = shift_end + np.where(extend, uniform_int(rng, lo * M, hi * M, k), uniform_int(rng, -5 * M, 10 * M, k))
-    return dict(rider=r, start=start, end=end, rostered=np.ones(k, bool), shift_start=shift_start,
-                shift_end=shift_end, late=late)
+    return {"rider": r, "start": start, "end": end, "rostered": np.ones(k, bool), "shift_start": shift_start,
+            "shift_end": shift_end, "late": late}
 
 
 def free_blocks(rng, cal: Calendar, r, d, mask, start_h, len_h):
@@ -45,8 +45,8 @@ def free_blocks(rng, cal: Calendar, r, d, mask, start_h, len_h):
     start = cal.day_start[d] + uniform_int(rng, int(start_h[0] * H), int(start_h[1] * H), k)
     end = start + uniform_int(rng, int(len_h[0] * H), int(len_h[1] * H), k)
     none = np.full(k, -1, dtype=np.int64)
-    return dict(rider=r, start=start, end=end, rostered=np.zeros(k, bool), shift_start=none,
-                shift_end=none, late=np.zeros(k, bool))
+    return {"rider": r, "start": start, "end": end, "rostered": np.zeros(k, bool), "shift_start": none,
+            "shift_end": none, "late": np.zeros(k, bool)}
 
 
 def candidate_blocks(rng, cal: Calendar, world: World) -> list[dict]:

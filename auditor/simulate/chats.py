@@ -149,7 +149,7 @@ def customer_dms(msgs: Messages, world: World, orders: pl.DataFrame, rate: float
     rider, picked, delivered = o["rider"].to_numpy(), o["picked"].to_numpy(), o["delivered"].to_numpy()
     t = np.maximum(picked, delivered - uniform_int(rng, 120, 600, len(rider)))
     customer = rng.integers(0, len(world.customer_wxid), len(rider))
-    dm = dict(conv=DM, owner=rider, customer=customer)
+    dm = {"conv": DM, "owner": rider, "customer": customer}
     msgs.add("cust_ask", t, sender=CUSTOMER, **dm)
     msgs.add("cust_reply", np.minimum(t + uniform_int(rng, 10, 60, len(t)), delivered), sender_rider=rider, **dm)
 
@@ -179,7 +179,7 @@ def nightly_reports(msgs: Messages, cal: Calendar, world: World, blocks: pl.Data
     r, day = days["rider"].to_numpy(), days["day"].to_numpy()
     k = len(r)
     plant = first_plant + np.arange(k)
-    dm = dict(conv=DM, owner=r, plant=plant, plant_kind=NIGHTLY, plant_worker=r)
+    dm = {"conv": DM, "owner": r, "plant": plant, "plant_kind": NIGHTLY, "plant_worker": r}
     prompt = cal.day_start[day] + rd.nightly_min[r] * M + uniform_int(rng, 0, 120, k)
     msgs.add("report_prompt", prompt, sender=MANAGER, mention=r, **dm)
     msgs.add("report_ack", prompt + uniform_int(rng, 60, 300, k), sender_rider=r, **dm)
@@ -208,7 +208,7 @@ def weekend_duties(msgs: Messages, cal: Calendar, world: World, blocks: pl.DataF
     station = rd.station[r]
     start = at_local(rng, cal, day, 10.0, 15.0)
     length = uniform_int(rng, H, 3 * H, k)
-    group = dict(station=station, plant_kind=WEEKEND, plant_worker=r)
+    group = {"station": station, "plant_kind": WEEKEND, "plant_worker": r}
     msgs.add("duty_assign", start, sender=MANAGER, mention=r, plant=plant, **group)
     i, j = within_segment(uniform_int(rng, 4, 8, k))
     # the rider's messages: sorted random fractions of the duty span, the last one at its end
@@ -241,7 +241,7 @@ def complaints(msgs: Messages, cal: Calendar, world: World, blocks: pl.DataFrame
     evening = cal.day_start[day] + int(19.5 * H)
     start = np.maximum(end + uniform_int(rng, 30 * M, H, k), evening) + uniform_int(rng, 0, 30 * M, k)
     plant = first_plant + np.arange(k)
-    dm = dict(conv=DM, owner=r, plant=plant, plant_kind=COMPLAINT, plant_worker=r)
+    dm = {"conv": DM, "owner": r, "plant": plant, "plant_kind": COMPLAINT, "plant_worker": r}
     customer = rng.integers(0, len(world.customer_wxid), k)
     t = start
     for step in range(4):  # customer, rider, customer, rider: four messages of one exchange

@@ -121,8 +121,8 @@ def trips(rng, stack_rng, cal: Calendar, blocks: pl.DataFrame, world: World, ord
     rider = b_rider[trip_block][order_trip]
     busy = busy_share(order_rate)
     same = (pos > 0) & (stack_rng.random(O) < busy)
-    o = dict(trip=order_trip, pos=pos, rider=rider, same=same,
-             step=np.where(pos == 0, 0, uniform_int(rng, 20, 240, O)), resp=uniform_int(rng, 3, 25, O))
+    o = {"trip": order_trip, "pos": pos, "rider": rider, "same": same,
+         "step": np.where(pos == 0, 0, uniform_int(rng, 20, 240, O)), "resp": uniform_int(rng, 3, 25, O)}
     # to the merchant (and waiting for the food), or a short wait next door for a same-route order
     o["wait"] = np.where(same, uniform_int(stack_rng, 60, 240, O), uniform_int(rng, 240, 900, O))
     o["distance"] = np.round(1000 + 5000 * rng.random(O) ** 1.5).astype(np.int64)
@@ -144,10 +144,10 @@ def trips(rng, stack_rng, cal: Calendar, blocks: pl.DataFrame, world: World, ord
     seg = runs(o["trip"])[1]
     keep = fits[seg]
     ts = start[seg]
-    return dict(block=trip_block[o["trip"]][keep], trip=o["trip"][keep], pos=o["pos"][keep], rider=o["rider"][keep],
-                dispatched=(ts + disp_off)[keep], responded=(ts + disp_off + o["resp"])[keep],
-                picked=(ts + pick)[keep], delivered=(ts + deliv_off)[keep], distance=o["distance"][keep],
-                trip_start=ts[keep], same=o["same"][keep])
+    return {"block": trip_block[o["trip"]][keep], "trip": o["trip"][keep], "pos": o["pos"][keep], "rider": o["rider"][keep],
+            "dispatched": (ts + disp_off)[keep], "responded": (ts + disp_off + o["resp"])[keep],
+            "picked": (ts + pick)[keep], "delivered": (ts + deliv_off)[keep], "distance": o["distance"][keep],
+            "trip_start": ts[keep], "same": o["same"][keep]}
 
 
 def relay_lead(stack_rng, trip_block: np.ndarray, gap: np.ndarray, first_pick: np.ndarray, busy: float) -> np.ndarray:
@@ -167,10 +167,10 @@ def stacked_orders(stack_rng, world: World, trip: np.ndarray, rider: np.ndarray,
     n = len(t)
     distance = np.round(1000 + 5000 * stack_rng.random(n) ** 1.5).astype(np.int64)
     leg = np.round(SAME_ROUTE_HOP * distance / world.riders.speed_mps[rider[t]]).astype(np.int64)
-    return dict(trip=trip[t], pos=k[t] + j, rider=rider[t], same=np.ones(n, bool),
-                step=uniform_int(stack_rng, 20, 240, n), resp=uniform_int(stack_rng, 3, 25, n),
-                wait=uniform_int(stack_rng, 60, 240, n), distance=distance,
-                leg=leg + uniform_int(stack_rng, 30, 150, n))
+    return {"trip": trip[t], "pos": k[t] + j, "rider": rider[t], "same": np.ones(n, bool),
+            "step": uniform_int(stack_rng, 20, 240, n), "resp": uniform_int(stack_rng, 3, 25, n),
+            "wait": uniform_int(stack_rng, 60, 240, n), "distance": distance,
+            "leg": leg + uniform_int(stack_rng, 30, 150, n)}
 
 
 def merge_by_trip(orders: dict, more: dict) -> dict:
