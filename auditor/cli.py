@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -251,12 +252,20 @@ def report(
     if lang not in ("zh", "en"):
         _fail(f"--lang {lang!r}: expected zh or en")
     case, result, recorded = _analyse(paths, jurisdiction)
-    known = set(result.findings["worker_id"]) | {w for t in ("orders", "activity", "messages")
-                                                 for w in case.table(t).select("worker_id").collect()["worker_id"]}
-    if unknown := [w for w in worker if w not in known]:
+    if unknown := sorted(set(worker) - _seen(case, result, worker)):
         _fail(f"worker(s) {unknown} appear nowhere in these inputs")
     files = write_dossier(result, case, worker, out, recorded, lang)
     console.print(f"dossier written to {out}/: " + ", ".join(p.name for p in files))
+
+
+def _seen(case: Case, result: Findings, workers: list[str]) -> set[str]:
+    """Those of ``workers`` with a finding or a row of orders, activity or messages (a query per
+    table, not a walk over a city's tens of millions of rows)."""
+    asked = pl.Series(workers, dtype=pl.String).implode()
+    frames = [case.table(t).select("worker_id").filter(pl.col("worker_id").is_in(asked)).unique()
+              for t in ("orders", "activity", "messages")]
+    found = pl.concat([result.findings.lazy().select("worker_id"), *frames]).filter(pl.col("worker_id").is_in(asked))
+    return set(found.unique().collect()["worker_id"])
 
 
 @app.command("research-export")
@@ -273,6 +282,8 @@ def research_export(
     case, result, recorded = _analyse(paths, jurisdiction)
     files = write_research(result, case, out, Pseudonymisation(salt, include_text=include_text), recorded)
     console.print(f"research export written to {out}/: " + ", ".join(p.name for p in files))
+    for note in json.loads(files[-1].read_text(encoding="utf-8")).get("not_written", []):  # the manifest's
+        console.print(note)
 
 
 if __name__ == "__main__":

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import polars as pl
 
 from auditor.case import Case
-from auditor.export import run_stamp, write_manifest, write_table
+from auditor.export import csv_note, run_stamp, write_manifest, write_table
 from auditor.findings import Findings
 from auditor.views import risk_ranking, stations, workers
 
 PSEUDONYM_HEX = 16
+POSITIONS_PER_PASS = 8_000_000  # located rows grouped at once for their medians (~1 GB)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,17 @@ def _pseudonymised(frame: pl.DataFrame, columns: list[str], salt: str) -> pl.Dat
     return frame.with_columns(pseudonymise(frame[c], salt).alias(c) for c in columns if c in frame.columns)
 
 
+def median_positions(activity: pl.LazyFrame) -> pl.DataFrame:
+    """worker_id, lon, lat: the median of each worker's located rows. A median needs every value
+    of its group at once, so a city's positions (42 M at 10,000 riders) are taken a share of the
+    workers at a time, at most POSITIONS_PER_PASS rows a pass: memory follows the pass."""
+    located = activity.filter(pl.col("lon").is_not_null() & pl.col("lat").is_not_null())
+    passes = max(1, math.ceil(located.select(pl.len()).collect().item() / POSITIONS_PER_PASS))
+    share = pl.col("worker_id").hash(seed=0) % passes
+    return pl.concat([located.filter(share == i).group_by("worker_id").agg(
+        lon=pl.col("lon").median(), lat=pl.col("lat").median()).collect() for i in range(passes)])
+
+
 def rider_table(result: Findings, case: Case, options: Pseudonymisation) -> pl.DataFrame:
     """Per rider: risk and family scores, per indicator the number of findings and mean score,
     the station, and the median located position snapped to the grid."""
@@ -54,9 +67,8 @@ def rider_table(result: Findings, case: Case, options: Pseudonymisation) -> pl.D
                      .sort("indicator"))  # the indicators' columns in one order, run after run
     wide = per_indicator.pivot("indicator", index="worker_id", values=["n", "score"]) if per_indicator.height else None
     grid = options.grid_degrees
-    where = (case.table("activity").filter(pl.col("lon").is_not_null() & pl.col("lat").is_not_null())
-             .group_by("worker_id").agg(lon=pl.col("lon").median(), lat=pl.col("lat").median())
-             .with_columns(((pl.col(c) / grid).round(0) * grid).round(6) for c in ("lon", "lat")).collect())
+    where = median_positions(case.table("activity")).with_columns(
+        ((pl.col(c) / grid).round(0) * grid).round(6) for c in ("lon", "lat"))
     table = ranking.join(stations(case), on="worker_id", how="left").join(where, on="worker_id", how="left")
     if wide is not None:
         table = table.join(wide, on="worker_id", how="left")
@@ -75,15 +87,21 @@ def message_table(result: Findings, options: Pseudonymisation) -> pl.DataFrame |
 
 def write_research(result: Findings, case: Case, out: str | Path, options: Pseudonymisation,
                    settings: dict) -> list[Path]:
-    """Write ``riders.*`` (and ``messages.*``) plus ``manifest.json`` into ``out``."""
+    """Write ``riders.*`` (and ``messages.*``) plus ``manifest.json`` into ``out``: Parquet, and
+    CSV where a spreadsheet opens every row (a city's classified messages are millions; the
+    manifest says which CSV was left out and why). Returns the files written."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_table(rider_table(result, case, options), out, "riders")
-    names = ["riders"]
+    tables = {"riders": rider_table(result, case, options)}
     if (messages := message_table(result, options)) is not None:
-        write_table(messages, out, "messages")
-        names.append("messages")
+        tables["messages"] = messages
+    notes = {name: csv_note(name, frame.height) for name, frame in tables.items()}
+    for name, frame in tables.items():
+        write_table(frame, out, name, csv=notes[name] is None)
+    not_written = [note for note in notes.values() if note]
     write_manifest(out, {**run_stamp(), "pseudonymisation": options.manifest(), "settings": settings,
                          # file names often carry a worker id (wechat_R0003.csv): only the hashes are recorded
-                         "inputs": [{"sha256": s.sha256} for s in case.sources]})
-    return [*(out / f"{n}.{ext}" for n in names for ext in ("csv", "parquet")), out / "manifest.json"]
+                         "inputs": [{"sha256": s.sha256} for s in case.sources],
+                         **({"not_written": not_written} if not_written else {})})
+    written = [out / f"{name}.{ext}" for name in tables for ext in ("csv", "parquet") if ext == "parquet" or not notes[name]]
+    return [*written, out / "manifest.json"]

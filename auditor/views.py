@@ -87,9 +87,10 @@ def worker_views(result: Findings, worker: str, view: str | None = None) -> pl.D
 
 def workers(case: Case, result: Findings) -> list[str]:
     """Every worker seen in orders, activity, messages or findings, sorted."""
-    seen = [case.table(t).select("worker_id") for t in ("orders", "activity", "messages", "schedules")]
-    frame = pl.concat([*(s.collect() for s in seen), result.findings.select("worker_id")])
-    return frame["worker_id"].drop_nulls().unique().sort().to_list()
+    # each table's distinct ids, not its rows: a city's tables hold tens of millions
+    seen = [case.table(t).select("worker_id").unique() for t in ("orders", "activity", "messages", "schedules")]
+    frame = pl.concat([*seen, result.findings.lazy().select("worker_id")]).unique().collect(engine="streaming")
+    return frame["worker_id"].drop_nulls().sort().to_list()
 
 
 def stations(case: Case) -> pl.DataFrame:

@@ -13,7 +13,7 @@ import pytest
 from conftest import TZ, activity_rows, local
 from typer.testing import CliRunner
 
-from auditor import report, research, uploads, views
+from auditor import export, report, research, uploads, views
 from auditor.analyzers import run_all
 from auditor.case import Case, Source
 from auditor.cli import app
@@ -142,6 +142,30 @@ def test_research_export_is_pseudonymised(tmp_path):
     assert json.loads(manifest)["pseudonymisation"]["grid_degrees"] == 0.01
     research.write_research(result, case, tmp_path / "t", research.Pseudonymisation("salt-1", include_text=True), {})
     assert pl.read_parquet(tmp_path / "t" / "messages.parquet")["text"][0] == HOSTILE_TEXT
+
+
+def test_research_medians_taken_a_share_of_workers_at_a_time_equal_one_pass(monkeypatch):
+    rows = [(f"R{i % 7}", "A", f"2026-04-27 {10 + i % 9:02d}:00:00", "gps") for i in range(60)]
+    activity = activity_rows(rows).with_columns(lon=120 + pl.int_range(60) * 0.013 % 1.7, lat=30 + pl.int_range(60) * 0.07 % 0.9)
+    one_pass = research.median_positions(activity.lazy())
+    monkeypatch.setattr(research, "POSITIONS_PER_PASS", 10)
+    in_passes = research.median_positions(activity.lazy())
+    assert one_pass.sort("worker_id").equals(in_passes.sort("worker_id")) and in_passes.height == 7
+
+
+def test_a_research_table_beyond_a_spreadsheet_goes_to_parquet_only_and_the_manifest_says_why(tmp_path, monkeypatch):
+    case, result = hostile_case()
+    one = case.table("messages").collect().with_columns(
+        label=pl.lit("substantive"), rule=pl.lit("r"), is_instruction=pl.lit(True))
+    result.measures["messages"] = pl.concat([one] * 3)
+    messages = 3
+    monkeypatch.setattr(export, "SPREADSHEET_ROWS", 2)  # the rider (one row) fits, the three messages not
+    files = research.write_research(result, case, tmp_path, research.Pseudonymisation("salt-1"), {})
+    assert [f.name for f in files] == ["riders.csv", "riders.parquet", "messages.parquet", "manifest.json"]
+    assert not (tmp_path / "messages.csv").exists()
+    assert pl.read_parquet(tmp_path / "messages.parquet").height == messages
+    (note,) = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))["not_written"]
+    assert note.startswith(f"messages.csv not written: its {messages:,} rows exceed")
 
 
 def test_uploads_stay_in_their_folder_and_under_the_limit(tmp_path):

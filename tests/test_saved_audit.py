@@ -135,3 +135,10 @@ def test_the_app_opens_a_saved_audit_as_written_and_runs_it_again_when_a_setting
     assert not at.exception, [e.value for e in at.exception]
     assert any("run again with them" in i.value for i in at.sidebar.info)
     assert not at.sidebar.success
+
+
+def test_a_dossier_of_a_worker_the_inputs_never_mention_is_a_clear_error(audit_folder, tmp_path):
+    run = runner.invoke(app, ["report", str(audit_folder), "--worker", "R2", "--worker", "R9", "--worker", "R0",
+                              "--out", str(tmp_path / "d")])
+    assert run.exit_code == 2 and "worker(s) ['R0', 'R9'] appear nowhere in these inputs" in run.output
+    assert not (tmp_path / "d").exists()
