@@ -25,6 +25,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 # Piped or redirected output (a log, a CI job) gets wide tables rather than rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
+CONSOLE_WORKERS = 50  # workers listed in the printed summaries, the most affected first
 AUDIT_OR_CASE = "An audit's folder (`auditor audit --out`), a saved case folder, or export files/folders."
 JURISDICTION_OF_AUDIT = ("Law parameter set in auditor/law/ (default: a saved audit's own, else cn_standard; "
                          "another than the audit's runs it again).")
@@ -83,11 +84,18 @@ def _print_summary(result: Findings, case: Case) -> None:
     table = Table(title=f"Per worker ({case.tz} days)", title_justify="left")
     for col in ("worker", "days worked", "hours", "longest day (h)", f"days over {limit:g} h", "findings"):
         table.add_column(col, justify="left" if col == "worker" else "right")
-    for w, n, hours, longest, over, findings in per_worker.iter_rows():
+    for w, n, hours, longest, over, findings in per_worker.head(CONSOLE_WORKERS).iter_rows():
         table.add_row(w, str(n), f"{hours:.1f}", f"{longest:.2f}", str(over), str(findings),
                       style="bold" if over else None)
     console.print(table)
+    _print_more(per_worker.height, "worker_days.parquet and daily_hours.parquet")
     _print_overtime(result)
+
+
+def _print_more(rows: int, where: str) -> None:
+    """A city's thousands of workers are for the report's files, not the terminal."""
+    if rows > CONSOLE_WORKERS:
+        console.print(f"… the first {CONSOLE_WORKERS} of {rows:,} workers; every worker in {where}")
 
 
 def _print_overtime(result: Findings) -> None:
@@ -106,7 +114,7 @@ def _print_overtime(result: Findings) -> None:
     for col in ("worker", "h 150 %", "h 200 %", "h 300 %", "wage / month", "owed (CNY)", "off-hours h",
                 "conservative h", "pattern"):
         table.add_column(col, justify="left" if col in ("worker", "pattern") else "right")
-    for r in rows.iter_rows(named=True):
+    for r in rows.head(CONSOLE_WORKERS).iter_rows(named=True):
         assumed = "*" if r["wage_basis"].startswith("assumption") else ""
         off_hours = "" if r["off_hours"] is None else f"{r['off_hours']:.2f}"
         conservative = "" if r["conservative"] is None else f"{r['conservative']:.2f}"
@@ -114,6 +122,7 @@ def _print_overtime(result: Findings) -> None:
                       f"{r['monthly_wage']:.0f}{assumed}", f"{r['pay_owed']:.2f}", off_hours, conservative,
                       r["pattern"] or "")
     console.print(table)
+    _print_more(rows.height, "overtime.parquet and offhours_summary.parquet")
     console.print("* wage assumed at the local minimum wage (auditor/law/minimum_wage.toml); set the real wage to "
                   "replace it.")
 

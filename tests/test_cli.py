@@ -88,3 +88,15 @@ def test_simulate_order_rate_makes_a_busier_city(tmp_path):
     assert dispatch_records(tmp_path / "3.0") > dispatch_records(tmp_path / "1.0")
     refused = runner.invoke(app, [*small, "--out", str(tmp_path / "none"), "--order-rate", "0"])
     assert refused.exit_code == 2 and "--order-rate 0" in refused.output
+
+
+def test_a_city_s_workers_are_summarised_in_the_terminal_and_listed_in_full_in_the_report(small_case, tmp_path,
+                                                                                          monkeypatch):
+    from auditor import cli
+
+    monkeypatch.setattr(cli, "CONSOLE_WORKERS", 1)
+    small_case.save(tmp_path / "case")
+    result = runner.invoke(app, ["audit", str(tmp_path / "case"), "--out", str(tmp_path / "report")])
+    assert result.exit_code == 0, result.output
+    assert "… the first 1 of 2 workers; every worker in worker_days.parquet and daily_hours.parquet" in result.output
+    assert pl.read_parquet(tmp_path / "report" / "daily_hours.parquet")["worker_id"].n_unique() == 2
