@@ -25,6 +25,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 # Piped or redirected output (a log, a CI job) gets wide tables rather than rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
+CONSOLE_FILES = 60  # files listed in the printed ingest report, those with a problem first
 CONSOLE_WORKERS = 50  # workers listed in the printed summaries, the most affected first
 AUDIT_OR_CASE = "An audit's folder (`auditor audit --out`), a saved case folder, or export files/folders."
 JURISDICTION_OF_AUDIT = ("Law parameter set in auditor/law/ (default: a saved audit's own, else cn_standard; "
@@ -56,7 +57,9 @@ def _print_ingest(case: Case) -> None:
     table = Table(title="Ingest: rows read = kept + rejected", title_justify="left")
     for col in ("source", "file", "format", "read", "kept", "rejected", "problem"):
         table.add_column(col, justify="right" if col in ("read", "kept", "rejected") else "left")
-    for s in case.sources:
+    # a city's thousands of files: those with a problem first, then the others in order, up to a screen
+    shown = sorted(case.sources, key=lambda s: (not s.error, not s.rows_rejected, not s.detected.get("warning")))
+    for s in shown[:CONSOLE_FILES]:
         # duplicates are counted, not listed: the first rejection shown is one the file itself holds
         first = next((f"first: line {r.line}, {r.reason}" for r in s.rejected if r.code != "row-duplicate"), "")
         removed = s.detected.get("duplicates removed")
@@ -64,6 +67,9 @@ def _print_ingest(case: Case) -> None:
         table.add_row(s.src, s.path, s.connector or "—", str(s.rows_read), str(s.rows_kept), str(s.rows_rejected),
                       s.error or "; ".join(n for n in notes if n), style="red" if s.error else None)
     console.print(table)
+    read, kept, rejected = (sum(getattr(s, f) for s in case.sources) for f in ("rows_read", "rows_kept", "rows_rejected"))
+    console.print(f"{len(case.sources):,} files: {read:,} rows read = {kept:,} kept + {rejected:,} rejected"
+                  + (f"; the first {CONSOLE_FILES} shown, every file in the manifest" if len(shown) > CONSOLE_FILES else ""))
     if unread := [s for s in case.sources if s.error]:
         err.print(f"[yellow]{len(unread)} file(s) not read[/]; the others were. Details in the manifest.")
 

@@ -72,6 +72,24 @@ def test_ingest_of_a_folder_with_bad_files_reads_the_rest_and_names_each_problem
     assert by_path["notes.bin"]["error_code"] == "file-unrecognised"
     assert by_path["empty.gpx"]["error_code"] == "file-empty"
     assert "notes.bin" in result.output and "2 file(s) not read" in result.output
+    assert "4 files: 4 rows read = 2 kept + 2 rejected" in result.output
+
+
+def test_a_city_s_ingest_report_shows_the_files_with_a_problem_first_and_counts_them_all(tmp_path, monkeypatch):
+    from auditor import cli
+
+    monkeypatch.setattr(cli, "CONSOLE_FILES", 1)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "a_relations.csv").write_text(
+        "from_party,from_kind,to_party,to_kind,relation,evidence\nA,platform,AG1,agency,contracts,p.1\n", encoding="utf-8")
+    (folder / "b_relations.csv").write_text(
+        "from_party,from_kind,to_party,to_kind,relation,evidence\nA,platform,AG1,agency,contracts,p.1\nbroken\n",
+        encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(folder), "--out", str(tmp_path / "case")])
+    assert result.exit_code == 0, result.output
+    assert "b_relations.csv" in result.output and "a_relations.csv" not in result.output
+    assert "2 files: 3 rows read = 2 kept + 1 rejected; the first 1 shown, every file in the manifest" in result.output
 
 
 def dispatch_records(city) -> int:
