@@ -156,7 +156,8 @@ def _index(options: list[str], chosen: str) -> int:
 def ingest_tab(case: Case) -> None:
     st.subheader(T("ingest_title"))
     st.caption(T("ingest_help"))
-    rows = [{T("file"): s.path, T("format"): s.connector or "—", T("rows_read"): s.rows_read,
+    rows = [{T("file"): s.path, T("format"): s.connector or "—", T("row_unit"): T("unit_" + s.row_unit.replace(" ", "_")),
+             T("rows_read"): s.rows_read,
              T("rows_kept"): s.rows_kept, T("rows_rejected"): s.rows_rejected, T("problem"): s.error or "",
              T("detected"): ", ".join(f"{k}={v}" for k, v in s.detected.items())}
             for s in case.sources]

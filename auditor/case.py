@@ -56,6 +56,7 @@ class Source:
     rejected: list[Rejected] = field(default_factory=list)
     error: str | None = None  # why the whole file was not read (unrecognised, empty, encoding …)
     error_code: str | None = None
+    row_unit: str = "line"  # what ``line`` and ``src_row`` count in this file (connectors.base.ROW_UNITS)
 
     @classmethod
     def from_dict(cls, d: dict) -> Source:

@@ -61,7 +61,7 @@ def _print_ingest(case: Case) -> None:
     shown = sorted(case.sources, key=lambda s: (not s.error, not s.rows_rejected, not s.detected.get("warning")))
     for s in shown[:CONSOLE_FILES]:
         # duplicates are counted, not listed: the first rejection shown is one the file itself holds
-        first = next((f"first: line {r.line}, {r.reason}" for r in s.rejected if r.code != "row-duplicate"), "")
+        first = next((f"first: {s.row_unit} {r.line}, {r.reason}" for r in s.rejected if r.code != "row-duplicate"), "")
         removed = s.detected.get("duplicates removed")
         notes = [s.detected.get("warning", ""), f"{removed} duplicate(s) removed" if removed else "", first]
         table.add_row(s.src, s.path, s.connector or "—", str(s.rows_read), str(s.rows_kept), str(s.rows_rejected),

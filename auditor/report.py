@@ -159,11 +159,12 @@ def _worker_section(worker: str, result: Findings, evidence: pl.DataFrame, lang:
 def render_html(result: Findings, case: Case, evidence: pl.DataFrame, workers: list[str], settings: dict,
                 run_at: str, lang: str = "zh") -> str:
     """The dossier as one HTML page: inline CSS, no scripts, no external fonts or images."""
-    sources = pl.DataFrame([{"src": s.src, "file": s.path, "connector": s.connector, "read": s.rows_read,
-                             "kept": s.rows_kept, "rejected": s.rows_rejected, "sha256": s.sha256,
+    sources = pl.DataFrame([{"src": s.src, "file": s.path, "connector": s.connector, "row numbers": s.row_unit,
+                             "read": s.rows_read, "kept": s.rows_kept, "rejected": s.rows_rejected, "sha256": s.sha256,
                              "problem": s.error} for s in case.sources],
-                           schema={"src": pl.String, "file": pl.String, "connector": pl.String, "read": pl.Int64,
-                                   "kept": pl.Int64, "rejected": pl.Int64, "sha256": pl.String, "problem": pl.String})
+                           schema={"src": pl.String, "file": pl.String, "connector": pl.String, "row numbers": pl.String,
+                                   "read": pl.Int64, "kept": pl.Int64, "rejected": pl.Int64, "sha256": pl.String,
+                                   "problem": pl.String})
     meta = pl.DataFrame({"k": [t("workers", lang), t("timezone", lang), t("tool_version", lang), t("run_at", lang)],
                          "v": [", ".join(workers), case.tz, __version__, run_at]})
     body = [f"<h1>{t('dossier_title', lang)}</h1><p class='muted'>{t('dossier_intro', lang)}</p>",

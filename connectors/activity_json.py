@@ -73,7 +73,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     frame, bad, basis = events(raw, path, options.tz)
     detected = {"format": "platform activity JSON", "encoding": encoding, "time basis": basis,
                 "fields": ", ".join(f"{k} as {f}" for f, k in mapped.items()), **platform_note(path)}
-    return ReadResult({"activity": finish("activity", frame)}, len(records), rejections + bad, detected)
+    return ReadResult({"activity": finish("activity", frame)}, len(records), rejections + bad, detected, "record")
 
 
 def _events(path: Path, data) -> tuple[list, str | None]:

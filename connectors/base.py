@@ -59,12 +59,18 @@ class Rejection:
     reason: str
 
 
+# What a file's row numbers count where they are not its lines, so that a reader opening the file
+# looks for the 12th record of a JSON list, trackpoint of a GPX track or row of a sheet.
+ROW_UNITS = ("line", "record", "message", "point", "feature", "sheet row")
+
+
 @dataclass
 class ReadResult:
     tables: dict[str, pl.DataFrame]
     rows_read: int
     rejections: list[Rejection] = field(default_factory=list)
     detected: dict[str, str] = field(default_factory=dict)  # format, encoding, tz … as detected
+    row_unit: str = "line"  # what the file's row numbers (src_row, a rejection's line) count: one of ROW_UNITS
 
     def __post_init__(self) -> None:
         self.rejections = sorted(self.rejections, key=lambda r: r.line)  # in file order, as a reader checks them

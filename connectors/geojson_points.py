@@ -76,4 +76,4 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     detected = {"format": "GeoJSON points (track)", "encoding": encoding, "coordinates": "lon, lat (RFC 7946)",
                 "time basis": f"properties.{mapped.get('time', 'time')}: {basis}",
                 "owner": f"{options.owner} (case.toml [owners])" if options.owner else f"properties.{mapped['worker']}"}
-    return ReadResult({"activity": finish("activity", frame)}, len(features), rejections + bad, detected)
+    return ReadResult({"activity": finish("activity", frame)}, len(features), rejections + bad, detected, "feature")

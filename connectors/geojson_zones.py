@@ -73,7 +73,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     rejections += [Rejection(i, "row-missing-field", f"feature {i} has no properties.zone_id") for i in missing["src_row"]]
     frame = frame.filter(pl.col("zone_id").is_not_null())
     detected = {"format": "GeoJSON FeatureCollection", "encoding": encoding, "coordinates": "lon, lat (RFC 7946)"}
-    return ReadResult({"zones": finish("zones", frame)}, len(features), rejections, detected)
+    return ReadResult({"zones": finish("zones", frame)}, len(features), rejections, detected, "feature")
 
 
 def _text(value) -> str | None:

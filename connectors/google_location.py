@@ -77,7 +77,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     detected = {"format": " + ".join(dict.fromkeys(SHAPES[s] for s in shapes)), "encoding": encoding,
                 "time basis": "ISO 8601 with Z or offset; epoch milliseconds (UTC)",
                 "owner": f"{options.owner} (case.toml [owners])"}
-    return ReadResult({"activity": finish("activity", frame)}, raw.height, broken + bad, detected)
+    return ReadResult({"activity": finish("activity", frame)}, raw.height, broken + bad, detected, "record")
 
 
 Point = tuple[str | None, str | None, str | None, str]  # time, lat, lon, where in the JSON

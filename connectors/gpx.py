@@ -101,7 +101,7 @@ def read_many(paths: list[Path], options: list[ReadOptions]) -> list[ReadResult 
         detected = {"format": f"GPX {track.version or '(no version)'}", "encoding": "XML (declared)",
                     "time basis": "UTC", "owner": f"{owner} ({whence})"}
         results[i] = ReadResult({"activity": parts.get(i, empty)}, height + len(rejections),
-                                rejections + bad[i], detected)
+                                rejections + bad[i], detected, "point")
     return results
 
 

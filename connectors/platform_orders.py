@@ -56,6 +56,7 @@ NUMBERS = ("pickup_lon", "pickup_lat", "dropoff_lon", "dropoff_lat", "distance_m
 TEXTS = ("order_id", "worker_id", "station_id", "zone_id", "penalty_reason")
 # the columns without which a dispatch cannot be attributed or placed in time (platform comes from the preset)
 REQUIRED = tuple(c for c in schema.KEYS["orders"] if c not in ("platform", "outcome"))
+ROW_UNIT = {"csv": "line", "jsonl": "line", "json": "record", ".xlsx": "sheet row", ".parquet": "record"}  # by layout
 SCORED_CHARS = 20000  # the start of a file a preset is picked by
 
 
@@ -194,7 +195,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
                                else f"local wall-clock time ({preset.time_format}) in {options.tz}")}
     if absent:
         detected["columns absent (left empty)"] = ", ".join(absent)
-    return ReadResult({"orders": finish("orders", frame)}, rows_read, rejections + bad, detected)
+    return ReadResult({"orders": finish("orders", frame)}, rows_read, rejections + bad, detected, ROW_UNIT[kind])
 
 
 def _raw_frame(path: Path, kind: str, header: list[str], family: str, options: ReadOptions

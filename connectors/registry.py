@@ -389,14 +389,15 @@ def _accounted(path: Path, source: Source, result: ReadResult | SourceError, jud
     source.detected = {**source.detected, **result.detected}
     source.rows_read, source.rows_kept, source.rows_rejected = result.rows_read, result.rows_kept, result.rows_rejected
     source.rejected = [Rejected(r.line, r.code, r.reason) for r in result.rejections]
+    source.row_unit = result.row_unit
     if result.rows_read and not result.rows_kept:
         first = result.rejections[0]
-        source.error = (f"{path.name}: all {result.rows_read} rows rejected (first: line {first.line}, {first.reason});"
-                        " is this the format it looks like?")
+        source.error = (f"{path.name}: all {result.rows_read} rows rejected (first: {result.row_unit} {first.line}, "
+                        f"{first.reason}); is this the format it looks like?")
         source.error_code = "file-all-rows-rejected"
         return None
     if result.rows_rejected:
-        source.detected["warning"] = f"{result.rows_rejected} of {result.rows_read} rows rejected (listed with line and reason)"
+        source.detected["warning"] = f"{result.rows_rejected} of {result.rows_read} rows rejected (listed with {result.row_unit} and reason)"
     return result.tables
 
 
@@ -450,7 +451,7 @@ def _plausible(result: ReadResult, path: Path) -> ReadResult:
                                  f" ({latest - PLAUSIBLE_GRACE:%Y-%m-%d %H:%M} UTC)")
                        for line, why in bad.select("src_row", "_why").iter_rows()]
         tables[name] = judged.filter(pl.col("_why") == "").drop("_why")
-    return ReadResult(tables, result.rows_read, rejections, result.detected)
+    return ReadResult(tables, result.rows_read, rejections, result.detected, result.row_unit)
 
 
 def _expand_rules(case: Case, rules: pl.DataFrame, sources: list[Source], spill: _Spill) -> None:

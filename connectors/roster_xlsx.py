@@ -48,4 +48,4 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     frame, bad = dated_shifts(raw, options.tz)
     detected = {"format": "station roster, Excel workbook (排班表)", "encoding": "xlsx", "sheet": "the first",
                 "time basis": TIME_BASIS.format(tz=options.tz)}
-    return ReadResult({"schedules": finish("schedules", frame)}, raw.height, bad, detected)
+    return ReadResult({"schedules": finish("schedules", frame)}, raw.height, bad, detected, "sheet row")

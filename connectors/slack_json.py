@@ -93,7 +93,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     detected = {"format": "Slack export day file", "encoding": encoding, "channel": channel,
                 "users": f"{len(users)} from users.json" if users else "no users.json beside the channel folder",
                 "time basis": "ts, epoch seconds (UTC)", "owner": f"{options.owner} (case.toml [owners])"}
-    return ReadResult({"messages": finish("messages", frame)}, len(data), rejections + bad, detected)
+    return ReadResult({"messages": finish("messages", frame)}, len(data), rejections + bad, detected, "message")
 
 
 def _users(path: Path) -> dict[str, str]:

@@ -80,7 +80,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
                 "chats": str(len(chats)), "owner": f"{owner} ({whence})",
                 "time basis": "date_unixtime, epoch seconds (UTC)" + (
                     f"; {local} message(s) without it read from date in {options.tz}" if local else "")}
-    return ReadResult({"messages": finish("messages", frame)}, len(records), rejections + bad, detected)
+    return ReadResult({"messages": finish("messages", frame)}, len(records), rejections + bad, detected, "message")
 
 
 def _chats(path: Path, data) -> list[dict]:

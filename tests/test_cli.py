@@ -118,3 +118,19 @@ def test_a_city_s_workers_are_summarised_in_the_terminal_and_listed_in_full_in_t
     assert result.exit_code == 0, result.output
     assert "… the first 1 of 2 workers; every worker in worker_days.parquet and daily_hours.parquet" in result.output
     assert pl.read_parquet(tmp_path / "report" / "daily_hours.parquet")["worker_id"].n_unique() == 2
+
+
+def test_the_ingest_report_counts_a_gpx_track_s_rows_in_points_not_lines(tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    points = "".join(f'<trkpt lat="31.2{i}" lon="121.4{i}"><time>2026-04-27T0{i}:00:00Z</time></trkpt>\n' for i in range(3))
+    (folder / "track.gpx").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1">\n'
+        f'<trk><name>R0001</name><trkseg>\n{points}<trkpt lat="x" lon="121.4"><time>2026-04-27T05:00:00Z</time></trkpt>\n'
+        "</trkseg></trk></gpx>\n", encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(folder), "--out", str(tmp_path / "case")])
+    assert result.exit_code == 0, result.output
+    assert "first: point 4," in result.output  # the 4th track point, on the file's 6th line
+    manifest = json.loads((tmp_path / "case" / "manifest.json").read_text(encoding="utf-8"))
+    (source,) = manifest["sources"]
+    assert source["row_unit"] == "point" and source["rejected"][0]["line"] == 4

@@ -200,6 +200,7 @@ def test_platform_b_truncated_json_keeps_the_whole_records():
     assert lines_and_codes(result) == [(2, "row-unparseable-timestamp"), (3, "row-malformed"), (5, "row-malformed")]
     assert "deductions" in result.rejections[0].reason  # a non-numeric deduction is named too
     assert (result.rows_read, result.rows_kept) == (5, 2)
+    assert result.row_unit == "record"
 
 
 def test_platform_orders_missing_required_column_names_found_and_missing(tmp_path):
@@ -304,6 +305,7 @@ def test_gpx_bad_points_are_rejected_by_index_and_a_truncated_tail_is_reported()
                                        (4, "row-unparseable-number"), (5, "row-missing-field"), (7, "row-malformed")]
     assert result.tables["activity"]["src_row"].to_list() == [1, 6]
     assert (result.rows_read, result.rows_kept) == (7, 2)
+    assert result.row_unit == "point"  # the numbers count track points, not the file's lines
 
 
 # ---------------------------------------------------------------- wechat
@@ -455,6 +457,7 @@ def test_geojson_features_without_a_valid_polygon_are_rejected_by_index():
     assert lines_and_codes(result) == [(2, "row-malformed"), (3, "row-malformed"), (4, "row-malformed"),
                                        (5, "row-malformed"), (6, "row-missing-field")]
     assert result.tables["zones"]["zone_id"].to_list() == ["Z-A1"]
+    assert result.row_unit == "feature"
 
 
 # ---------------------------------------------------------------- shared helpers

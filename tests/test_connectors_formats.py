@@ -253,7 +253,7 @@ def test_ridehail_parquet_and_excel_read_like_the_csv(tmp_path):
 
 def test_json_lines_orders_reject_a_broken_line_by_number():
     result = read(platform_orders, "platform_orders/ridehail_jsonl/orders.jsonl")
-    assert result.detected["layout"] == "jsonl"
+    assert result.detected["layout"] == "jsonl" and result.row_unit == "line"
     assert codes(result) == [(4, "row-malformed")]
     assert rows(result, "orders", "order_id", "outcome", "dispatched_at", "penalty", "src_row") == [
         ("B-0101", "auto_assigned", utc(2026, 4, 27, 2), 0.0, 1),
