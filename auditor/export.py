@@ -133,7 +133,10 @@ def read_audit(folder: str | Path) -> SavedAudit:
     """The audit in ``folder``; a file its manifest lists but the folder lacks, or findings or
     evidence without the contract's columns, is an error naming the file."""
     folder = Path(folder)
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{folder / 'manifest.json'}: not the JSON manifest an audit writes ({err})") from None
     tables = [name for name in manifest.get("outputs", []) if name.endswith(".parquet")]
     if missing := [name for name in tables if not (folder / name).is_file()]:
         raise FileNotFoundError(f"{folder}: the audit's manifest.json lists {', '.join(missing)}, not in the folder")

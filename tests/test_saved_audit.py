@@ -53,6 +53,11 @@ def test_an_audit_read_back_is_the_audit_written(small_case, tmp_path):
 
 
 def test_a_damaged_audit_is_an_error_naming_the_file(audit_folder):
+    manifest_text = (audit_folder / "manifest.json").read_text(encoding="utf-8")
+    (audit_folder / "manifest.json").write_text(manifest_text[:40], encoding="utf-8")  # cut short
+    with pytest.raises(ValueError, match=r"manifest\.json: not the JSON manifest an audit writes"):
+        read_audit(audit_folder)
+    (audit_folder / "manifest.json").write_text(manifest_text, encoding="utf-8")
     (audit_folder / "daily_hours.parquet").unlink()
     with pytest.raises(FileNotFoundError, match=r"manifest\.json lists daily_hours\.parquet, not in the folder"):
         read_audit(audit_folder)
