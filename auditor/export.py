@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from auditor import __version__
-from auditor.case import Case
+from auditor.case import Case, sha256
 from auditor.findings import EVIDENCE, FINDINGS, Findings
 from auditor.settings import Settings
 
@@ -97,16 +97,19 @@ def write_audit(result: Findings, case: Case, out: Path, settings: dict, evidenc
     case's canonical tables and the manifest, which it returns (``not_written``: each CSV left out
     and why). ``evidence_csv``: None = when it fits a spreadsheet."""
     out.mkdir(parents=True, exist_ok=True)
-    notes = [evidence_csv_note(result.evidence_count(), evidence_csv)]
-    write_table(evidence_with_files(result, case), out, "evidence", csv=notes[0] is None)
+    notes = {"evidence": evidence_csv_note(result.evidence_count(), evidence_csv)}
+    write_table(evidence_with_files(result, case), out, "evidence", csv=notes["evidence"] is None)
     for name, frame in {"findings": result.findings, **result.measures}.items():
-        notes.append(csv_note(name, frame.height))
-        write_table(frame, out, name, csv=notes[-1] is None)
+        notes[name] = csv_note(name, frame.height)
+        write_table(frame, out, name, csv=notes[name] is None)
     case.save(out / "case")
-    notes = [note for note in notes if note]
+    written = sorted(f"{name}.{ext}" for name, note in notes.items() for ext in ("parquet", "csv")
+                     if ext == "parquet" or note is None)
+    left_out = [note for note in notes.values() if note]
     manifest = {**run_stamp(), "settings": settings, "case": case.manifest,
-                "outputs": sorted(p.name for p in out.iterdir() if p.is_file()),
-                **({"not_written": notes} if notes else {})}
+                # what this run wrote, each with its sha256: read_audit checks them before it shows them
+                "outputs": {name: sha256(out / name) for name in written},
+                **({"not_written": left_out} if left_out else {})}
     write_manifest(out, manifest)
     return manifest
 
@@ -130,16 +133,22 @@ def is_audit(folder: str | Path) -> bool:
 
 
 def read_audit(folder: str | Path) -> SavedAudit:
-    """The audit in ``folder``; a file its manifest lists but the folder lacks, or findings or
-    evidence without the contract's columns, is an error naming the file."""
+    """The audit in ``folder``; a file its manifest lists but the folder lacks or holds changed, or
+    findings or evidence without the contract's columns, is an error naming the file."""
     folder = Path(folder)
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{folder / 'manifest.json'}: not the JSON manifest an audit writes ({err})") from None
-    tables = [name for name in manifest.get("outputs", []) if name.endswith(".parquet")]
+    outputs = manifest.get("outputs", [])
+    tables = [name for name in outputs if name.endswith(".parquet")]
     if missing := [name for name in tables if not (folder / name).is_file()]:
         raise FileNotFoundError(f"{folder}: the audit's manifest.json lists {', '.join(missing)}, not in the folder")
+    # each with its sha256 (an audit written before they were recorded lists its outputs' names only)
+    hashed = outputs if isinstance(outputs, dict) else {}
+    if changed := [name for name in tables if name in hashed and sha256(folder / name) != hashed[name]]:
+        raise ValueError(f"{folder}: {', '.join(changed)} changed since the audit wrote it (its sha256 is not "
+                         "the one in manifest.json)")
     findings = pl.read_parquet(_with_columns(folder / "findings.parquet", FINDINGS))
     evidence = pl.scan_parquet(_with_columns(folder / "evidence.parquet", EVIDENCE)).select(list(EVIDENCE))
     measures = {Path(name).stem: pl.read_parquet(folder / name) for name in tables

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from auditor import law
-from auditor.case import Case
+from auditor.case import Case, sha256
 from auditor.cli import app
 from auditor.engines import local
 from auditor.export import is_audit, read_audit, write_audit
@@ -61,10 +61,15 @@ def test_a_damaged_audit_is_an_error_naming_the_file(audit_folder):
     (audit_folder / "daily_hours.parquet").unlink()
     with pytest.raises(FileNotFoundError, match=r"manifest\.json lists daily_hours\.parquet, not in the folder"):
         read_audit(audit_folder)
-    (audit_folder / "findings.parquet").write_bytes(b"")
-    pl.DataFrame({"finding_id": ["x"]}).write_parquet(audit_folder / "findings.parquet")
+    findings = pl.read_parquet(audit_folder / "findings.parquet")
+    findings.with_columns(score=pl.lit(0.0)).write_parquet(audit_folder / "findings.parquet")  # scores altered
     manifest = json.loads((audit_folder / "manifest.json").read_text(encoding="utf-8"))
-    manifest["outputs"].remove("daily_hours.parquet")
+    del manifest["outputs"]["daily_hours.parquet"]
+    (audit_folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"findings\.parquet changed since the audit wrote it"):
+        read_audit(audit_folder)
+    pl.DataFrame({"finding_id": ["x"]}).write_parquet(audit_folder / "findings.parquet")
+    manifest["outputs"]["findings.parquet"] = sha256(audit_folder / "findings.parquet")  # a manifest made to match
     (audit_folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(ValueError, match=r"findings\.parquet: expected the columns .* missing or of another type: "
                                          r"worker_id \(String\)"):
