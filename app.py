@@ -28,6 +28,8 @@ from auditor.settings import Settings
 SAMPLE = Path(__file__).parent / "sample_logs"
 STATUSES = ("met", "not met", "not measurable")  # the criterion statuses of the ``views`` measure
 MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()<>#+\-.!|~$:]")
+SETTINGS_WIDGETS = ("jurisdiction", "hours_system", "window_start", "window_end", "use_roster", "chat_gap",
+                    "device_gap", "monthly_wage", "roles")  # the sidebar's settings, by widget key
 SAMPLE_LISTED = 30  # riders of a 双随机 sample named in its message
 UPLOAD_TYPES = ["csv", "json", "txt", "gpx", "geojson", "toml", "zip"]
 
@@ -411,6 +413,10 @@ def main() -> None:
         except (FileNotFoundError, ValueError) as err:
             st.error(md(str(err)))
             return
+    if st.session_state.get("settings_of") != case_key:  # another input: its own settings, not the last one's
+        for key in SETTINGS_WIDGETS:
+            st.session_state.pop(key, None)
+        st.session_state.settings_of = case_key
     settings = choose_settings(case, saved.settings if saved else Settings())
     settings_key = json.dumps(settings.to_dict(), sort_keys=True, default=str)
     if saved and settings == saved.settings:  # a city's audit opens in seconds, not run again

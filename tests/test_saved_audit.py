@@ -152,3 +152,17 @@ def test_a_dossier_of_a_worker_the_inputs_never_mention_is_a_clear_error(audit_f
                               "--out", str(tmp_path / "d")])
     assert run.exit_code == 2 and "worker(s) ['R0', 'R9'] appear nowhere in these inputs" in run.output
     assert not (tmp_path / "d").exists()
+
+
+def test_a_saved_audit_opened_after_another_input_opens_with_its_own_settings(audit_folder, small_case, tmp_path):
+    small_case.save(tmp_path / "case")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["lang"] = "en"
+    at.run()
+    at.sidebar.radio(key="input_kind").set_value("folder").run()
+    at.sidebar.text_input(key="folder_path").set_value(str(tmp_path / "case")).run()  # default settings
+    assert at.sidebar.number_input(key="chat_gap").value == 60.0
+    at.sidebar.text_input(key="folder_path").set_value(str(audit_folder)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.sidebar.number_input(key="chat_gap").value == 30.0
+    assert any("opened as written" in s.value for s in at.sidebar.success)
