@@ -59,6 +59,21 @@ def evidence_with_files(result: Findings, case: Case) -> pl.LazyFrame:
             .select("finding_id", "table", "src", "file", "src_row"))
 
 
+def write_tables(tables: dict[str, pl.DataFrame], out: Path) -> tuple[list[str], list[str]]:
+    """Each table as ``name``.parquet, and ``name``.csv where a spreadsheet opens every row: the
+    files written, and a note for each CSV left out (``csv_note``)."""
+    written, notes = [], []
+    for name, frame in tables.items():
+        note = csv_note(name, frame.height)
+        write_table(frame, out, name, csv=note is None)
+        if note is None:
+            written.append(f"{name}.csv")
+        else:
+            notes.append(note)
+        written.append(f"{name}.parquet")
+    return written, notes
+
+
 def run_stamp() -> dict:
     """Who wrote an output and when: the head of every manifest (全程留痕)."""
     return {"tool": "platform-work-auditor", "version": __version__,
@@ -97,18 +112,15 @@ def write_audit(result: Findings, case: Case, out: Path, settings: dict, evidenc
     case's canonical tables and the manifest, which it returns (``not_written``: each CSV left out
     and why). ``evidence_csv``: None = when it fits a spreadsheet."""
     out.mkdir(parents=True, exist_ok=True)
-    notes = {"evidence": evidence_csv_note(result.evidence_count(), evidence_csv)}
-    write_table(evidence_with_files(result, case), out, "evidence", csv=notes["evidence"] is None)
-    for name, frame in {"findings": result.findings, **result.measures}.items():
-        notes[name] = csv_note(name, frame.height)
-        write_table(frame, out, name, csv=notes[name] is None)
+    note = evidence_csv_note(result.evidence_count(), evidence_csv)
+    write_table(evidence_with_files(result, case), out, "evidence", csv=note is None)
+    written, left_out = write_tables({"findings": result.findings, **result.measures}, out)
+    written += ["evidence.parquet"] + (["evidence.csv"] if note is None else [])
+    left_out = [note] + left_out if note else left_out
     case.save(out / "case")
-    written = sorted(f"{name}.{ext}" for name, note in notes.items() for ext in ("parquet", "csv")
-                     if ext == "parquet" or note is None)
-    left_out = [note for note in notes.values() if note]
     manifest = {**run_stamp(), "settings": settings, "case": case.manifest,
                 # what this run wrote, each with its sha256: read_audit checks them before it shows them
-                "outputs": {name: sha256(out / name) for name in written},
+                "outputs": {name: sha256(out / name) for name in sorted(written)},
                 **({"not_written": left_out} if left_out else {})}
     write_manifest(out, manifest)
     return manifest

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from auditor.case import Case
-from auditor.export import csv_note, run_stamp, write_manifest, write_table
+from auditor.export import run_stamp, write_manifest, write_tables
 from auditor.findings import Findings
 from auditor.views import risk_ranking, stations, workers
 
@@ -95,13 +95,9 @@ def write_research(result: Findings, case: Case, out: str | Path, options: Pseud
     tables = {"riders": rider_table(result, case, options)}
     if (messages := message_table(result, options)) is not None:
         tables["messages"] = messages
-    notes = {name: csv_note(name, frame.height) for name, frame in tables.items()}
-    for name, frame in tables.items():
-        write_table(frame, out, name, csv=notes[name] is None)
-    not_written = [note for note in notes.values() if note]
+    written, not_written = write_tables(tables, out)
     write_manifest(out, {**run_stamp(), "pseudonymisation": options.manifest(), "settings": settings,
                          # file names often carry a worker id (wechat_R0003.csv): only the hashes are recorded
                          "inputs": [{"sha256": s.sha256} for s in case.sources],
                          **({"not_written": not_written} if not_written else {})})
-    written = [out / f"{name}.{ext}" for name in tables for ext in ("csv", "parquet") if ext == "parquet" or not notes[name]]
-    return [*written, out / "manifest.json"]
+    return [*(out / name for name in written), out / "manifest.json"]
