@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from auditor import views
 from auditor.case import Case
 from auditor.engines import local
 from auditor.export import is_audit, read_audit, write_audit
@@ -239,15 +240,14 @@ def _analyse(paths: list[Path], jurisdiction: str | None) -> tuple[Case, Finding
     ``auditor audit`` runs it."""
     inputs = {"inputs": [str(p) for p in paths]}
     try:
-        if len(paths) == 1 and is_audit(paths[0]):
-            saved = read_audit(paths[0])
-            if jurisdiction in (None, saved.settings.jurisdiction):
-                run_at = saved.manifest.get("run_at", "(time not recorded)")
-                console.print(f"the audit in {paths[0]} of {run_at}, as written (not run again)")
-                audit = {"run_at": run_at, "inputs": saved.manifest.get("settings", {}).get("inputs")}
-                return saved.case, saved.result, {**saved.settings.to_dict(), **inputs, "audit": audit}
+        saved = read_audit(paths[0]) if len(paths) == 1 and is_audit(paths[0]) else None
+        if saved and jurisdiction in (None, saved.settings.jurisdiction):
+            run_at = saved.manifest.get("run_at", "(time not recorded)")
+            console.print(f"the audit in {paths[0]} of {run_at}, as written (not run again)")
+            audit = {"run_at": run_at, "inputs": saved.manifest.get("settings", {}).get("inputs")}
+            return saved.case, saved.result, {**saved.settings.to_dict(), **inputs, "audit": audit}
         settings = Settings(jurisdiction=jurisdiction or Settings.jurisdiction)
-        case = _read_case(paths)
+        case = saved.case if saved else _read_case(paths)  # the audit's case, read once
         return case, local.audit(case, settings), {**settings.to_dict(), **inputs}
     except (FileNotFoundError, ValueError) as e:
         _fail(str(e))
@@ -267,20 +267,10 @@ def report(
     if lang not in ("zh", "en"):
         _fail(f"--lang {lang!r}: expected zh or en")
     case, result, recorded = _analyse(paths, jurisdiction)
-    if unknown := sorted(set(worker) - _seen(case, result, worker)):
+    if unknown := sorted(set(worker) - set(views.workers(case, result))):
         _fail(f"worker(s) {unknown} appear nowhere in these inputs")
     files = write_dossier(result, case, worker, out, recorded, lang)
     console.print(f"dossier written to {out}/: " + ", ".join(p.name for p in files))
-
-
-def _seen(case: Case, result: Findings, workers: list[str]) -> set[str]:
-    """Those of ``workers`` with a finding or a row of orders, activity or messages (a query per
-    table, not a walk over a city's tens of millions of rows)."""
-    asked = pl.Series(workers, dtype=pl.String).implode()
-    frames = [case.table(t).select("worker_id").filter(pl.col("worker_id").is_in(asked)).unique()
-              for t in ("orders", "activity", "messages")]
-    found = pl.concat([result.findings.lazy().select("worker_id"), *frames]).filter(pl.col("worker_id").is_in(asked))
-    return set(found.unique().collect()["worker_id"])
 
 
 @app.command("research-export")

@@ -59,12 +59,15 @@ def evidence_with_files(result: Findings, case: Case) -> pl.LazyFrame:
             .select("finding_id", "table", "src", "file", "src_row"))
 
 
-def write_tables(tables: dict[str, pl.DataFrame], out: Path) -> tuple[list[str], list[str]]:
-    """Each table as ``name``.parquet, and ``name``.csv where a spreadsheet opens every row: the
-    files written, and a note for each CSV left out (``csv_note``)."""
+def write_tables(tables: dict[str, pl.DataFrame | pl.LazyFrame], out: Path,
+                 notes_given: dict[str, str | None] | None = None) -> tuple[list[str], list[str]]:
+    """Each table as ``name``.parquet, and ``name``.csv where a spreadsheet opens every row (or as
+    ``notes_given`` says, a None note meaning write it): the files written, and a note for each CSV
+    left out (``csv_note``)."""
+    notes_given = notes_given or {}
     written, notes = [], []
     for name, frame in tables.items():
-        note = csv_note(name, frame.height)
+        note = notes_given[name] if name in notes_given else csv_note(name, frame.height)
         write_table(frame, out, name, csv=note is None)
         if note is None:
             written.append(f"{name}.csv")
@@ -112,11 +115,8 @@ def write_audit(result: Findings, case: Case, out: Path, settings: dict, evidenc
     case's canonical tables and the manifest, which it returns (``not_written``: each CSV left out
     and why). ``evidence_csv``: None = when it fits a spreadsheet."""
     out.mkdir(parents=True, exist_ok=True)
-    note = evidence_csv_note(result.evidence_count(), evidence_csv)
-    write_table(evidence_with_files(result, case), out, "evidence", csv=note is None)
-    written, left_out = write_tables({"findings": result.findings, **result.measures}, out)
-    written += ["evidence.parquet"] + (["evidence.csv"] if note is None else [])
-    left_out = [note] + left_out if note else left_out
+    tables = {"evidence": evidence_with_files(result, case), "findings": result.findings, **result.measures}
+    written, left_out = write_tables(tables, out, {"evidence": evidence_csv_note(result.evidence_count(), evidence_csv)})
     case.save(out / "case")
     manifest = {**run_stamp(), "settings": settings, "case": case.manifest,
                 # what this run wrote, each with its sha256: read_audit checks them before it shows them

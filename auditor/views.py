@@ -253,9 +253,9 @@ def network(case: Case, result: Findings, focus: str | None = None) -> tuple[pl.
 def network_stations(nodes: pl.DataFrame, stations: pl.DataFrame) -> list[str]:
     """The network's station nodes, in the order of the stations table (riskiest first when the
     scorecard ranked them), then any others by id: the choice of a city network's part to draw."""
-    present = nodes.filter(pl.col("kind") == "station")["node"]
-    ranked = [s for s in stations["station_id"].to_list() if s in set(present)] if "station_id" in stations.columns else []
-    return ranked + sorted(set(present) - set(ranked))
+    present = set(nodes.filter(pl.col("kind") == "station")["node"])
+    ranked = [s for s in stations["station_id"].to_list() if s in present] if "station_id" in stations.columns else []
+    return ranked + sorted(present - set(ranked))
 
 
 def _layout(graph, edges: pl.DataFrame) -> dict:

@@ -74,6 +74,8 @@ class ReadResult:
 
     def __post_init__(self) -> None:
         self.rejections = sorted(self.rejections, key=lambda r: r.line)  # in file order, as a reader checks them
+        if self.row_unit not in ROW_UNITS:  # the app and the reports name each unit
+            raise ValueError(f"row_unit {self.row_unit!r}: expected one of {ROW_UNITS}")
 
     @property
     def rows_rejected(self) -> int:
