@@ -188,7 +188,8 @@ def labelled(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     return frame.select(c for c in columns if c in frame.columns).rename(lambda c: names.get(c, c))
 
 
-def overview_tab(case: Case, result: Findings, cv: dict, keys: tuple[str, str]) -> None:
+def overview_tab(case: Case, result: Findings, cv: dict, keys: tuple[str, str]) -> list[str]:
+    """The city at a glance; returns the 双随机 sample drawn at its end."""
     ranking = cv["ranking"]
     scored = "overall" in ranking.columns
     st.subheader(T("ranking_title"))
@@ -223,10 +224,10 @@ def overview_tab(case: Case, result: Findings, cv: dict, keys: tuple[str, str]) 
             station = st.selectbox(T("network_station", n=nodes.height), stations, key="network_station")
             nodes, edges = station_network(keys, station, case, result)
         st.altair_chart(charts.network_chart(nodes, edges, lang), width="stretch")
-    sample_section(ranking, result)
+    return sample_section(ranking, result)
 
 
-def sample_section(ranking: pl.DataFrame, result: Findings) -> None:
+def sample_section(ranking: pl.DataFrame, result: Findings) -> list[str]:
     """双随机: drawn the way the scorecard's ``inspection_sample`` is, so the default size and seed
     give the sample the analyzers recorded."""
     st.subheader(T("sample_title"))
@@ -242,6 +243,7 @@ def sample_section(ranking: pl.DataFrame, result: Findings) -> None:
     st.success(T("sample_result", seed=int(seed), n=len(picked), pool=ranking.height, workers=listed))
     st.dataframe(labelled(ranking.filter(pl.col("worker_id").is_in(picked)).sort("worker_id"),
                           ["worker_id", "category_" + lang, "overall", "risk", "findings"]), hide_index=True)
+    return picked
 
 
 def show_finding(result: Findings, case: Case, finding_id: str) -> None:
@@ -368,11 +370,15 @@ def overtime_section(result: Findings, worker: str) -> None:
                  chat=f"{row['chat_hours']:.1f}"))
 
 
-def export_tab(case: Case, result: Findings, settings: Settings, worker: str | None, all_workers: list[str]) -> None:
+def export_tab(case: Case, result: Findings, settings: Settings, worker: str | None, all_workers: list[str],
+               sample: list[str]) -> None:
     st.subheader(T("export_title"))
     st.caption(T("export_help"))
-    chosen = st.multiselect(T("export_workers"), all_workers, default=[worker] if worker else [],
-                            key=f"export_workers_{worker}")  # a new rider picked: start from that rider
+    key = f"export_workers_{worker}"  # a new rider picked: start from that rider
+    if sample:  # the inspection's random sample as the dossier's selection: a page per rider and an index
+        st.button(T("export_sample", n=len(sample)), key="export_sample",
+                  on_click=lambda: st.session_state.update({key: sorted(sample)}))
+    chosen = st.multiselect(T("export_workers"), all_workers, default=[worker] if worker else [], key=key)
     dossier_lang = st.radio(T("dossier_language"), LANGUAGES, index=LANGUAGES.index(lang), horizontal=True,
                             key="dossier_lang", format_func=lambda c: {"zh": "中文", "en": "English"}[c])
     recorded = {**settings.to_dict(), "inputs": [s.path for s in case.sources]}
@@ -380,10 +386,10 @@ def export_tab(case: Case, result: Findings, settings: Settings, worker: str | N
         out = Path(tempfile.mkdtemp(prefix="auditor-dossier-"))
         files = report.write_dossier(result, case, chosen, out, recorded, lang=dossier_lang)
         st.session_state.dossier = (report.safe_name("_".join(chosen)) + ".zip", report.zip_folder(files),
-                                    [p.name for p in files])
+                                    report.listed(files))
     if "dossier" in st.session_state:
         name, data, names = st.session_state.dossier
-        st.success(T("dossier_ready", files=", ".join(names)))
+        st.success(T("dossier_ready", files=names))
         st.download_button(T("download"), data, file_name=f"dossier_{name}", mime="application/zip",
                            key="download_dossier")
     st.subheader(T("research_title"))
@@ -434,11 +440,11 @@ def main() -> None:
     with ingest:
         ingest_tab(case)
     with overview:
-        overview_tab(case, result, cv, (case_key, settings_key))
+        sample = overview_tab(case, result, cv, (case_key, settings_key))
     with rider:
         worker = rider_tab(case, result, cv, (case_key, settings_key))
     with export:
-        export_tab(case, result, settings, worker, cv["ranking"]["worker_id"].sort().to_list())
+        export_tab(case, result, settings, worker, cv["ranking"]["worker_id"].sort().to_list(), sample)
 
 
 main()

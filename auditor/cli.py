@@ -256,21 +256,36 @@ def _analyse(paths: list[Path], jurisdiction: str | None) -> tuple[Case, Finding
 @app.command()
 def report(
     paths: Annotated[list[Path], typer.Argument(help=AUDIT_OR_CASE)],
-    worker: Annotated[list[str], typer.Option(help="Worker id; repeat for a selection.")],
+    worker: Annotated[list[str] | None, typer.Option(help="Worker id; repeat for a selection.")] = None,
+    sample: Annotated[bool, typer.Option("--sample", help="The audit's 双随机 random sample of riders (the "
+                                         "scorecard's recorded draw), with any --worker.")] = False,
     out: Annotated[Path, typer.Option(help="Folder for the dossier.")] = Path("dossier"),
     lang: Annotated[str, typer.Option(help="Language of the HTML report: zh or en.")] = "zh",
     jurisdiction: Annotated[str | None, typer.Option(help=JURISDICTION_OF_AUDIT)] = None,
 ) -> None:
-    """Write the evidence dossier of one or more workers: HTML report, findings and evidence (CSV, Parquet), manifest."""
-    from auditor.report import write_dossier
+    """Write the evidence dossier of one or more workers: an HTML page per worker (and an index for
+    several), findings and evidence (CSV, Parquet), manifest."""
+    from auditor.report import listed, write_dossier
 
     if lang not in ("zh", "en"):
         _fail(f"--lang {lang!r}: expected zh or en")
+    if not worker and not sample:
+        _fail("name the workers: --worker ID (repeat for a selection) or --sample")
     case, result, recorded = _analyse(paths, jurisdiction)
+    worker = list(worker or [])
+    if sample:
+        drawn = result.measures.get("inspection_sample")
+        if drawn is None or drawn.is_empty():
+            _fail("these inputs have no 双随机 sample: the control scorecard found no riders to draw from")
+        worker += drawn["worker_id"].sort().to_list()
+        console.print(f"the 双随机 sample: {drawn.height:,} of {drawn['pool_size'][0]:,} riders, "
+                      f"seed {drawn['seed'][0]}")
     if unknown := sorted(set(worker) - set(views.workers(case, result))):
         _fail(f"worker(s) {unknown} appear nowhere in these inputs")
     files = write_dossier(result, case, worker, out, recorded, lang)
-    console.print(f"dossier written to {out}/: " + ", ".join(p.name for p in files))
+    console.print(f"dossier written to {out}/: {listed(files)}")
+    for note in json.loads(files[-1].read_text(encoding="utf-8")).get("not_written", []):  # the manifest's
+        console.print(note)
 
 
 @app.command("research-export")

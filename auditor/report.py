@@ -19,16 +19,18 @@ from pathlib import Path
 import polars as pl
 
 from auditor import __version__
-from auditor.case import Case
+from auditor.case import Case, Scratch
 from auditor.case import sha256 as _sha256
-from auditor.evidence import resolve
-from auditor.export import run_stamp, write_manifest, write_table
-from auditor.findings import FAMILIES, Findings
+from auditor.engines.local import part_members
+from auditor.evidence import RESOLVED, resolve
+from auditor.export import csv_note, run_stamp, write_manifest, write_tables
+from auditor.findings import EVIDENCE, FAMILIES, Findings
 from auditor.i18n import strings, t
 from auditor.views import for_worker, ranking, worker_views
 
 STATUSES = ("met", "not met", "not measurable")  # the criterion statuses of the ``views`` measure
-EVIDENCE_ORDER = ["finding_id", "table", "src", "src_row"]
+EVIDENCE_ROWS_PER_BATCH = 2_000_000  # resolved evidence rows held at once while a selection's pages are written
+HTML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"}  # as html.escape
 MAX_MEASURE_ROWS = 200  # a per-worker measure longer than this stays in the CSV, not the HTML page
 SKIPPED_MEASURES = ("messages", "scorecard", "overtime", "views")  # messages: in the evidence where they matter;
 # the others have their own section at the top of the worker's part
@@ -80,10 +82,12 @@ def _table(frame: pl.DataFrame, headers: list[str] | None = None) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _finding(row: dict, evidence: pl.DataFrame, lang: str) -> str:
-    own = evidence.filter(pl.col("finding_id") == row["finding_id"]).select("file", "src_row", "time", "record")
+def _finding(row: dict, rows_html: str, rows: int, lang: str) -> str:
+    """One finding with its evidence table (``rows_html``: its rows as ``evidence_rows_html`` made them)."""
     other = "en" if lang == "zh" else "zh"
     value = f"{_esc(row['value'])} {_esc(row['unit'])}"
+    head = "".join(f"<th>{_esc(t(k, lang))}</th>" for k in ("file", "line", "local_time", "record"))
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{rows_html}</tbody></table>" if rows else ""
     return (f'<div class="finding"><h3>{_esc(row["indicator"])} · {_esc(row["period"])}</h3>'
             f'<p>{t("value", lang)}: <b>{value}</b> · {t("threshold", lang)}: {_esc(row["threshold"])} · '
             f'{t("score", lang)}: <span class="score">{_esc(row["score"])}</span> · '
@@ -92,8 +96,23 @@ def _finding(row: dict, evidence: pl.DataFrame, lang: str) -> str:
             f'<p class="explain muted">{_esc(row["explanation_" + other])}</p>'
             f'<p class="muted">{t("legal_sources", lang)}: {_esc(row["sources"])}<br>'
             f'{t("parameters", lang)}: <code>{_esc(row["parameters"])}</code></p>'
-            f'<p>{t("evidence_rows", lang, n=own.height)}</p>'
-            + _table(own, [t("file", lang), t("line", lang), t("local_time", lang), t("record", lang)]) + "</div>")
+            f'<p>{t("evidence_rows", lang, n=rows)}</p>{table}</div>')
+
+
+def _escaped(column: str) -> pl.Expr:
+    """``_esc`` of a text or integer column as one expression (null as a dash)."""
+    return pl.col(column).cast(pl.String).str.replace_many(list(HTML_ESCAPES), list(HTML_ESCAPES.values())) \
+        .fill_null("—")
+
+
+def evidence_rows_html(evidence: pl.DataFrame) -> dict[str, tuple[str, int]]:
+    """finding_id → (its resolved evidence rows as HTML table rows, their count): made for all
+    findings at once — a selection of a city's riders holds millions of rows."""
+    row = pl.concat_str(pl.lit("<tr><td>"), _escaped("file"), pl.lit('</td><td class="num">'), _escaped("src_row"),
+                        pl.lit("</td><td>"), _escaped("time"), pl.lit("</td><td>"), _escaped("record"),
+                        pl.lit("</td></tr>"))
+    grouped = evidence.group_by("finding_id", maintain_order=True).agg(row.str.join(""), pl.len())
+    return {finding: (html_rows, n) for finding, html_rows, n in grouped.iter_rows()}
 
 
 def _scorecard(result: Findings, worker: str, lang: str) -> str:
@@ -138,17 +157,20 @@ def _overtime(result: Findings, worker: str, lang: str) -> str:
             + f'<p class="muted">{_esc(wage)}</p>')
 
 
-def _worker_section(worker: str, result: Findings, evidence: pl.DataFrame, lang: str) -> str:
+def _worker_section(worker: str, result: Findings, evidence_html: dict[str, tuple[str, int]], lang: str) -> str:
     findings = (result.findings.filter(pl.col("worker_id") == worker)
                 .sort("score", "period", "finding_id", descending=[True, False, False]))
     parts = [f"<h2>{t('worker', lang)} {_esc(worker)}</h2>", _scorecard(result, worker, lang),
              _overtime(result, worker, lang)]
     if findings.is_empty():
         parts.append(f"<p>{t('no_findings', lang)}</p>")
-    parts.extend(_finding(row, evidence, lang) for row in findings.iter_rows(named=True))
+    parts.extend(_finding(row, *evidence_html.get(row["finding_id"], ("", 0)), lang)
+                 for row in findings.iter_rows(named=True))
     for name, frame in sorted(result.measures.items()):
+        if name in SKIPPED_MEASURES or "worker_id" not in frame.columns:
+            continue
         rows = for_worker(frame, worker)
-        if name in SKIPPED_MEASURES or "worker_id" not in frame.columns or not 0 < rows.height <= MAX_MEASURE_ROWS:
+        if not 0 < rows.height <= MAX_MEASURE_ROWS:
             continue
         shown = rows.select(c for c, dt in rows.schema.items() if not isinstance(dt, (pl.List, pl.Struct, pl.Binary)))
         shown = shown.sort(shown.columns)  # one order, however the measure was assembled
@@ -156,53 +178,175 @@ def _worker_section(worker: str, result: Findings, evidence: pl.DataFrame, lang:
     return "".join(parts)
 
 
-def render_html(result: Findings, case: Case, evidence: pl.DataFrame, workers: list[str], settings: dict,
-                run_at: str, lang: str = "zh") -> str:
-    """The dossier as one HTML page: inline CSS, no scripts, no external fonts or images."""
-    sources = pl.DataFrame([{"src": s.src, "file": s.path, "connector": s.connector, "row numbers": s.row_unit,
-                             "read": s.rows_read, "kept": s.rows_kept, "rejected": s.rows_rejected, "sha256": s.sha256,
-                             "problem": s.error} for s in case.sources],
-                           schema={"src": pl.String, "file": pl.String, "connector": pl.String, "row numbers": pl.String,
-                                   "read": pl.Int64, "kept": pl.Int64, "rejected": pl.Int64, "sha256": pl.String,
-                                   "problem": pl.String})
-    meta = pl.DataFrame({"k": [t("workers", lang), t("timezone", lang), t("tool_version", lang), t("run_at", lang)],
-                         "v": [", ".join(workers), case.tz, __version__, run_at]})
-    body = [f"<h1>{t('dossier_title', lang)}</h1><p class='muted'>{t('dossier_intro', lang)}</p>",
-            _table(meta, [t("item", lang), t("value", lang)])]
-    body.extend(_worker_section(w, result, evidence, lang) for w in workers)
-    body.append(f"<h2>{t('inputs', lang)}</h2>" + _table(sources))
-    body.append(f"<h2>{t('settings', lang)}</h2><pre>{_esc(json.dumps(settings, ensure_ascii=False, indent=2))}</pre>")
-    title = _esc(f"{t('dossier_title', lang)} — {', '.join(workers)}")
+def _inputs(case: Case) -> pl.DataFrame:
+    return pl.DataFrame([{"src": s.src, "file": s.path, "connector": s.connector, "row numbers": s.row_unit,
+                          "read": s.rows_read, "kept": s.rows_kept, "rejected": s.rows_rejected, "sha256": s.sha256,
+                          "problem": s.error} for s in case.sources],
+                        schema={"src": pl.String, "file": pl.String, "connector": pl.String, "row numbers": pl.String,
+                                "read": pl.Int64, "kept": pl.Int64, "rejected": pl.Int64, "sha256": pl.String,
+                                "problem": pl.String})
+
+
+def _inputs_section(case: Case, lang: str, cited: set[str] | None = None) -> str:
+    """The case's row accounting and its input files with their sha256: all of them, or (a worker's
+    page) those ``cited`` by its evidence and every file with rejected rows or a problem — a city
+    has thousands; manifest.json lists every one."""
+    inputs = _inputs(case)
+    totals = t("inputs_totals", lang, files=f"{inputs.height:,}", read=f"{inputs['read'].sum():,}",
+               kept=f"{inputs['kept'].sum():,}", rejected=f"{inputs['rejected'].sum():,}")
+    if cited is not None:
+        inputs = inputs.filter(pl.col("src").is_in(sorted(cited)) | (pl.col("rejected") > 0) | pl.col("problem").is_not_null())
+        totals += " " + t("inputs_listed", lang, n=f"{inputs.height:,}")
+    return f"<h2>{t('inputs', lang)}</h2><p>{_esc(totals)}</p>" + _table(inputs)
+
+
+def _page(title: str, body: list[str], lang: str) -> str:
+    """A dossier page: inline CSS, no scripts, no external fonts or images."""
     return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">'
-            f"<title>{title}</title><style>{CSS}</style></head><body>{''.join(body)}</body></html>")
+            f"<title>{_esc(title)}</title><style>{CSS}</style></head><body>{''.join(body)}</body></html>")
+
+
+def _head(case: Case, workers: str, run_at: str, lang: str) -> list[str]:
+    meta = pl.DataFrame({"k": [t("workers", lang), t("timezone", lang), t("tool_version", lang), t("run_at", lang)],
+                         "v": [workers, case.tz, __version__, run_at]})
+    return [f"<h1>{t('dossier_title', lang)}</h1><p class='muted'>{t('dossier_intro', lang)}</p>",
+            _table(meta, [t("item", lang), t("value", lang)])]
+
+
+def _settings_section(settings: dict, lang: str) -> str:
+    return f"<h2>{t('settings', lang)}</h2><pre>{_esc(json.dumps(settings, ensure_ascii=False, indent=2))}</pre>"
+
+
+def render_worker(result: Findings, case: Case, worker: str, evidence: pl.DataFrame, settings: dict, run_at: str,
+                  lang: str = "zh", index: str | None = None) -> str:
+    """A worker's dossier page: scorecard, overtime, every finding with its evidence rows
+    (``evidence``: the worker's resolved rows), measures, the inputs cited and the settings;
+    ``index``: the selection's index page it links back to."""
+    body = _head(case, worker, run_at, lang)
+    if index:
+        body.append(f'<p><a href="{html.escape(index)}">{t("dossier_index", lang)}</a></p>')
+    body += [_worker_section(worker, result, evidence_rows_html(evidence), lang),
+             _inputs_section(case, lang, set(evidence["src"].unique())), _settings_section(settings, lang)]
+    return _page(f"{t('dossier_title', lang)} — {worker}", body, lang)
+
+
+def render_index(result: Findings, case: Case, pages: dict[str, str], evidence_rows: dict[str, int], settings: dict,
+                 run_at: str, lang: str = "zh") -> str:
+    """The index of a selection's dossier: each worker's category, scores and counts with a link to
+    their page, every input file with its sha256, and the settings."""
+    ranked = ranking(result, list(pages)).sort("worker_id")
+    category = [f"category_{lang}", "overall"] if f"category_{lang}" in ranked.columns else []
+    columns = [*category, "risk", "findings"]
+    head = "".join(f"<th>{_esc(h)}</th>" for h in
+                   [t("worker", lang), *(t(c if c != f"category_{lang}" else "category", lang) for c in columns),
+                    t("evidence_rows_column", lang)])
+    rows = "".join(f'<tr><td><a href="{html.escape(pages[row["worker_id"]])}">{_esc(row["worker_id"])}</a></td>'
+                   + "".join(f"<td>{_esc(row[c])}</td>" for c in columns)
+                   + f'<td class="num">{evidence_rows.get(row["worker_id"], 0):,}</td></tr>'
+                   for row in ranked.iter_rows(named=True))
+    body = [*_head(case, t("dossier_workers", lang, n=f"{len(pages):,}"), run_at, lang),
+            f"<h2>{t('workers', lang)}</h2><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>",
+            _inputs_section(case, lang), _settings_section(settings, lang)]
+    return _page(f"{t('dossier_title', lang)} — {t('dossier_workers', lang, n=f'{len(pages):,}')}", body, lang)
+
+
+def page_names(workers: list[str]) -> dict[str, str]:
+    """Each worker's page file: ``dossier_<safe name>.html``, numbered where two names would meet
+    (also on a file system that ignores case)."""
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for worker in workers:
+        base = name = f"dossier_{safe_name(worker)}"
+        number = 1
+        while name.lower() in used:
+            number += 1
+            name = f"{base}-{number}"
+        used.add(name.lower())
+        names[worker] = f"{name}.html"
+    return names
+
+
+def _each_worker(result: Findings, findings: pl.DataFrame, workers: list[str]) -> dict[str, Findings]:
+    """``result`` cut into one small Findings per worker of ``workers`` (findings and per-worker
+    measures; no evidence), by one partition of each table: a page then reads its own rows, not
+    the city's."""
+    keep = pl.col("worker_id").is_in(workers)
+    tables = {"": findings, **result.measures}
+    parts = {name: frame.filter(keep).partition_by("worker_id", as_dict=True)
+             for name, frame in tables.items() if "worker_id" in frame.columns}
+    shared = {name: frame for name, frame in result.measures.items() if name not in parts}
+
+    def mine(name: str, worker: str) -> pl.DataFrame:
+        return parts[name].get((worker,), tables[name].clear())
+
+    return {w: Findings(mine("", w), pl.DataFrame(schema=EVIDENCE),
+                        {**shared, **{name: mine(name, w) for name in parts if name}}) for w in workers}
 
 
 def write_dossier(result: Findings, case: Case, workers: list[str], out: str | Path, settings: dict,
                   lang: str = "zh") -> list[Path]:
-    """Write the dossier of ``workers`` into ``out``; returns the files written (manifest last)."""
+    """Write the dossier of ``workers`` into ``out``: a page per worker (and ``index.html`` for a
+    selection of several), findings and evidence of them all as tables, the manifest; returns the
+    files written (manifest last). Pages are written a batch of workers at a time, within
+    ``EVIDENCE_ROWS_PER_BATCH`` resolved evidence rows: a city's 双随机 sample holds millions."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    workers = list(dict.fromkeys(workers))
     stamp = run_stamp()
-    run_at = stamp["run_at"]
     # in one order whichever way the result was made (an engine's parts, a saved audit): the same
     # case gives the same dossier
     findings = result.findings.filter(pl.col("worker_id").is_in(workers)).sort("worker_id", "finding_id")
-    selected = Findings(findings, result.evidence_of(findings).sort(EVIDENCE_ORDER), result.measures)
-    evidence = resolve(selected.evidence, case)
-    write_table(findings, out, "findings")
-    write_table(evidence, out, "evidence")
-    page = inside(out, f"dossier_{safe_name(workers[0]) if len(workers) == 1 else 'selection'}.html")
-    page.write_text(render_html(selected, case, evidence, workers, settings, run_at, lang), encoding="utf-8")
-    written = [page, *(out / f"{n}.{ext}" for n in ("findings", "evidence") for ext in ("csv", "parquet"))]
+    owners = findings.select("finding_id", "worker_id")
+    refs = result.evidence_of(findings).join(owners, on="finding_id", maintain_order="left")
+    counts = dict(refs.group_by("worker_id").len().iter_rows())
+    pages = page_names(workers)
+    index = "index.html" if len(workers) > 1 else None
+    scratch = Scratch(prefix="auditor-dossier-")
+    batches = part_members(pl.DataFrame({"worker_id": sorted(workers), "rows": [counts.get(w, 0) for w in sorted(workers)]},
+                                        schema={"worker_id": pl.String, "rows": pl.Int64}), None, EVIDENCE_ROWS_PER_BATCH)
+    for number, batch in enumerate(batches):
+        evidence = (resolve(refs.filter(pl.col("worker_id").is_in(batch)).drop("worker_id"), case)
+                    .join(owners, on="finding_id", maintain_order="left").select("worker_id", *RESOLVED)
+                    .sort("worker_id", "finding_id", "time", "file", "src_row", nulls_last=True))
+        scratch.write(evidence, f"evidence-{number:06d}.parquet")
+        by_worker = evidence.partition_by("worker_id", as_dict=True)
+        for worker, own in _each_worker(result, findings, batch).items():
+            mine = by_worker.get((worker,), evidence.clear())
+            inside(out, pages[worker]).write_text(render_worker(own, case, worker, mine, settings, stamp["run_at"],
+                                                                lang, index), encoding="utf-8")
+    written = [inside(out, pages[w]) for w in workers]
+    if index:
+        (out / index).write_text(render_index(result, case, pages, counts, settings, stamp["run_at"], lang),
+                                 encoding="utf-8")
+        written.insert(0, out / index)
+    resolved = pl.scan_parquet(sorted(scratch.path.glob("evidence-*.parquet")))
+    tables, left_out = write_tables({"findings": findings, "evidence": resolved}, out,
+                                    {"evidence": csv_note("evidence", refs.height)})
+    scratch.remove()
+    written += [out / name for name in tables]
     manifest = {
         **stamp, "workers": workers, "language": lang, "settings": settings,
+        "pages": {w: pages[w] for w in workers}, **({"index": index} if index else {}),
         "inputs": [{"src": s.src, "path": s.path, "size": s.size, "sha256": s.sha256, "connector": s.connector,
                     "rows_read": s.rows_read, "rows_kept": s.rows_kept, "rows_rejected": s.rows_rejected}
                    for s in case.sources],
         "outputs": {p.name: _sha256(p) for p in written},
+        **({"not_written": left_out} if left_out else {}),
     }
     return [*written, write_manifest(out, manifest)]
+
+
+def listed(files: list[Path], shown: int = 3) -> str:
+    """The files a dossier wrote, for a message: more than ``shown`` worker pages as their count,
+    first and last, not a thousand names."""
+    names = [p.name for p in files]
+    pages = [n for n in names if n.startswith("dossier_")]
+    if len(pages) <= shown:
+        return ", ".join(names)
+    first = names.index(pages[0])  # the pages are written one after another
+    summary = f"{len(pages):,} worker pages ({pages[0]} … {pages[-1]})"
+    return ", ".join([*names[:first], summary, *names[first + len(pages):]])
 
 
 def zip_folder(files: list[Path]) -> bytes:

@@ -23,7 +23,7 @@ from datetime import date
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-TIMED = ("ingest", "floor", "audit", "worktime", "control", "app", "app_saved", "spark")
+TIMED = ("ingest", "floor", "audit", "worktime", "control", "app", "app_saved", "dossier_sample", "spark")
 ONCE = ("spark",)  # tens of minutes at city scale: measured once per size from 3,000 riders
 SEED, START = 20260427, date(2026, 4, 27)
 

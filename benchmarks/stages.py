@@ -8,7 +8,8 @@ worker once: the least any audit must do), ``audit`` (every analyzer, findings w
 ``worktime`` and ``control`` (one family of analyzers each, chosen by module name from
 ``STAGE_ANALYZERS``), ``app`` (what the app's overview computes: the audit plus the ranking,
 station, network and zone views of auditor.views), ``app_saved`` (the same overview of the audit
-the ``audit`` stage wrote, read back as the app opens a saved audit), ``spark`` (the full audit on the Spark engine in
+the ``audit`` stage wrote, read back as the app opens a saved audit), ``dossier_sample`` (the
+dossier of the saved audit's 双随机 sample of riders), ``spark`` (the full audit on the Spark engine in
 local mode, findings written; its peak RSS counts the Python driver and the JVM and Python workers
 it starts, as children)."""
 
@@ -102,13 +103,32 @@ def app(data: Path, case_dir: Path, out: Path) -> dict:
 def app_saved(data: Path, case_dir: Path, out: Path) -> dict:
     """The app's overview of the audit the ``audit`` stage wrote (its report folder beside
     ``out``), opened as the app opens a saved audit: read back, not run again."""
+    saved = _saved_audit(out)
+    return _overview(saved.case, saved.result)
+
+
+def dossier_sample(data: Path, case_dir: Path, out: Path) -> dict:
+    """The dossier of the audit's 双随机 sample (a tenth of the riders) from the audit the ``audit``
+    stage wrote, as ``auditor report AUDIT_DIR --sample`` writes it: a page per rider, an index,
+    findings and evidence resolved to file, line and record."""
+    from auditor.report import write_dossier
+
+    saved = _saved_audit(out)
+    sample = saved.result.measures["inspection_sample"]["worker_id"].sort().to_list()
+    files = write_dossier(saved.result, saved.case, sample, out, saved.settings.to_dict())
+    manifest = json.loads(files[-1].read_text(encoding="utf-8"))
+    return {"riders": len(sample), "pages": len(manifest["pages"]),
+            "evidence_rows": pl.scan_parquet(out / "evidence.parquet").select(pl.len()).collect().item(),
+            "html_mb": round(sum(f.stat().st_size for f in files if f.suffix == ".html") / 2**20, 1)}
+
+
+def _saved_audit(out: Path):
     from auditor.export import is_audit, read_audit
 
     report = out.with_name("report-audit")
     if not is_audit(report):
         raise FileNotFoundError(f"{report}: no audit written; measure the audit stage first")
-    saved = read_audit(report)
-    return _overview(saved.case, saved.result)
+    return read_audit(report)
 
 
 def _overview(case, result) -> dict:
@@ -147,7 +167,7 @@ def spark(data: Path, case_dir: Path, out: Path) -> dict:
 
 
 STAGES = {"ingest": ingest, "floor": floor, "audit": audit, "worktime": worktime, "control": control, "app": app,
-          "app_saved": app_saved, "spark": spark}
+          "app_saved": app_saved, "dossier_sample": dossier_sample, "spark": spark}
 
 
 class TreeMemory(threading.Thread):

@@ -1,6 +1,8 @@
 """The Streamlit app driven headless: load the sample, switch language, pick a rider, see a
 finding's evidence, export a dossier; and a case with no chats and no GPS says what is missing."""
 
+import io
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,14 @@ def test_language_switch_rider_finding_evidence_and_export(sample_app):
     assert any("dossier\\_R0039\\.html" in s.value and "manifest\\.json" in s.value for s in at.success)
     _, data, names = at.session_state.dossier
     assert data[:2] == b"PK" and "evidence.csv" in names
+    at.button(key="export_sample").click().run()  # the 双随机 sample drawn in the overview as the selection
+    drawn = next(s.value for s in at.success if s.value.startswith("Seed 20260427: 4 of 40 riders"))
+    sample = drawn.split(" — ")[1].split(", ")
+    assert at.multiselect(key="export_workers_R0039").value == sample and len(sample) == 4
+    at.button(key="build_dossier").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with zipfile.ZipFile(io.BytesIO(at.session_state.dossier[1])) as archive:
+        assert {"index.html", *(f"dossier_{w}.html" for w in sample)} <= set(archive.namelist())
 
 
 def test_a_case_without_chats_or_gps_says_what_is_missing(small_case, tmp_path):

@@ -5,6 +5,7 @@ import html
 import io
 import json
 import zipfile
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -109,6 +110,68 @@ def test_dossier_of_the_small_case_lists_findings_evidence_and_manifest(small_ca
         assert manifest["outputs"][f.name] == report._sha256(f)
     with zipfile.ZipFile(io.BytesIO(report.zip_folder(files))) as archive:
         assert sorted(archive.namelist()) == sorted(f.name for f in files)
+
+
+def _without_run_time(text: str, run_at: str) -> str:
+    return text.replace(run_at, "RUN_AT")
+
+
+def test_a_selection_has_an_index_and_a_page_per_worker_with_only_its_own_findings(sample_result, tmp_path, monkeypatch):
+    case, result = sample_result
+    chosen = ["R0031", "R0004", "R0022", "R0031"]  # a repeat is one page
+    files = report.write_dossier(result, case, chosen, tmp_path / "one", {}, "en")
+    names = [f.name for f in files]
+    assert names[:4] == ["index.html", "dossier_R0031.html", "dossier_R0004.html", "dossier_R0022.html"]
+    assert names[-1] == "manifest.json" and "evidence.csv" in names and "findings.parquet" in names
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["workers"] == ["R0031", "R0004", "R0022"] and manifest["index"] == "index.html"
+    assert manifest["pages"] == {w: f"dossier_{w}.html" for w in ("R0031", "R0004", "R0022")}
+    assert set(manifest["outputs"]) == set(names[:-1])
+    index = (tmp_path / "one" / "index.html").read_text(encoding="utf-8")
+    evidence = pl.read_parquet(tmp_path / "one" / "evidence.parquet")
+    for worker in ("R0004", "R0022", "R0031"):
+        page = (tmp_path / "one" / f"dossier_{worker}.html").read_text(encoding="utf-8")
+        own = result.findings.filter(pl.col("worker_id") == worker)
+        assert page.count('class="finding"') == own.height > 0
+        assert f'href="dossier_{worker}.html"' in index and 'href="index.html"' in page
+        rows = evidence.filter(pl.col("worker_id") == worker)
+        assert set(rows["finding_id"]) == set(own["finding_id"])
+        assert page.count("<tr><td>") >= rows.height  # every evidence row is a table row of the page
+        assert f"{rows.height:,}</td></tr>" in index
+    # evidence resolved a few workers at a time gives the same files as all at once
+    monkeypatch.setattr(report, "EVIDENCE_ROWS_PER_BATCH", 1)
+    again = report.write_dossier(result, case, chosen, tmp_path / "batched", {}, "en")
+    run_at = [json.loads(f.read_text(encoding="utf-8"))["run_at"] for f in (files[-1], again[-1])]
+    for first, second in zip(files[:-1], again[:-1]):
+        if first.suffix == ".html":
+            assert _without_run_time(first.read_text(encoding="utf-8"), run_at[0]) == \
+                   _without_run_time(second.read_text(encoding="utf-8"), run_at[1])
+        else:
+            assert first.read_bytes() == second.read_bytes(), first.name
+
+
+def test_page_names_never_meet_and_a_worker_page_lists_the_inputs_it_cites(sample_result, tmp_path):
+    assert report.page_names(["a/b", "a_b", "A_B", "R1"]) == {
+        "a/b": "dossier_a_b.html", "a_b": "dossier_a_b-2.html", "A_B": "dossier_A_B-3.html", "R1": "dossier_R1.html"}
+    case, result = sample_result
+    uncited = next(s for s in case.sources if s.path == "gps/R0014.gpx")
+    damaged = replace(uncited, rows_rejected=1, rows_kept=uncited.rows_kept - 1)
+    case = replace(case, sources=[damaged if s is uncited else s for s in case.sources])
+    report.write_dossier(result, case, ["R0031"], tmp_path, {}, "en")
+    page = (tmp_path / "dossier_R0031.html").read_text(encoding="utf-8")
+    cited = set(pl.read_parquet(tmp_path / "evidence.parquet")["file"])
+    assert "chats/wechat_R0031.csv" in cited and all(f">{file}<" in page for file in cited)
+    assert "gps/R0014.gpx" in page  # not cited, but it has a rejected row
+    assert "gps/R0015.gpx" not in page and f"{len(case.sources)} input files" in page
+    assert "index.html" not in page  # one worker: no index
+
+
+def test_the_files_written_are_named_in_short(tmp_path):
+    files = [tmp_path / n for n in ("index.html", *(f"dossier_R{i}.html" for i in range(5)), "evidence.csv",
+                                     "manifest.json")]
+    assert report.listed(files) == ("index.html, 5 worker pages (dossier_R0.html … dossier_R4.html), evidence.csv, "
+                                    "manifest.json")
+    assert report.listed(files[1:3]) == "dossier_R0.html, dossier_R1.html"
 
 
 def test_evidence_resolves_file_line_time_and_record(small_case):

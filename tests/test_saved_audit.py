@@ -166,3 +166,16 @@ def test_a_saved_audit_opened_after_another_input_opens_with_its_own_settings(au
     assert not at.exception, [e.value for e in at.exception]
     assert at.sidebar.number_input(key="chat_gap").value == 30.0
     assert any("opened as written" in s.value for s in at.sidebar.success)
+
+
+def test_the_dossier_of_the_audit_s_random_sample(audit_folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(local, "audit", not_run_again)
+    drawn = pl.read_parquet(audit_folder / "inspection_sample.parquet")["worker_id"].sort().to_list()
+    run = runner.invoke(app, ["report", str(audit_folder), "--sample", "--worker", "R2", "--out", str(tmp_path / "d")])
+    assert run.exit_code == 0, run.output
+    assert f"the 双随机 sample: {len(drawn)} of" in run.output
+    manifest = json.loads((tmp_path / "d" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["workers"] == list(dict.fromkeys(["R2", *drawn]))
+    assert all((tmp_path / "d" / page).is_file() for page in manifest["pages"].values())
+    nobody = runner.invoke(app, ["report", str(audit_folder), "--out", str(tmp_path / "e")])
+    assert nobody.exit_code == 2 and "--worker ID" in nobody.output and "--sample" in nobody.output
