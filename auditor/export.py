@@ -5,6 +5,8 @@ in seconds instead of running it again."""
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,12 +120,21 @@ def write_audit(result: Findings, case: Case, out: Path, settings: dict, evidenc
     tables = {"evidence": evidence_with_files(result, case), "findings": result.findings, **result.measures}
     written, left_out = write_tables(tables, out, {"evidence": evidence_csv_note(result.evidence_count(), evidence_csv)})
     case.save(out / "case")
+    # the case's tables too: every record a dossier or the app shows from the audit is read from them
+    written += [f"case/{path.name}" for path in (out / "case").iterdir() if path.is_file()]
     manifest = {**run_stamp(), "settings": settings, "case": case.manifest,
                 # what this run wrote, each with its sha256: read_audit checks them before it shows them
-                "outputs": {name: sha256(out / name) for name in sorted(written)},
+                "outputs": hashes(out, sorted(written)),
                 **({"not_written": left_out} if left_out else {})}
     write_manifest(out, manifest)
     return manifest
+
+
+def hashes(folder: Path, names: list[str]) -> dict[str, str]:
+    """sha256 of each file ``names`` in ``folder``, two or more at a time (hashlib lets go of the
+    interpreter while it hashes: a city's case is 2.3 GB)."""
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
+        return dict(zip(names, pool.map(lambda name: sha256(folder / name), names)))
 
 
 @dataclass
@@ -153,14 +164,16 @@ def read_audit(folder: str | Path) -> SavedAudit:
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{folder / 'manifest.json'}: not the JSON manifest an audit writes ({err})") from None
     outputs = manifest.get("outputs", [])
-    tables = [name for name in outputs if name.endswith(".parquet")]
-    if missing := [name for name in tables if not (folder / name).is_file()]:
+    read_back = [name for name in outputs if name.endswith(".parquet") or name.startswith("case/")]
+    if missing := [name for name in read_back if not (folder / name).is_file()]:
         raise FileNotFoundError(f"{folder}: the audit's manifest.json lists {', '.join(missing)}, not in the folder")
     # each with its sha256 (an audit written before they were recorded lists its outputs' names only)
     hashed = outputs if isinstance(outputs, dict) else {}
-    if changed := [name for name in tables if name in hashed and sha256(folder / name) != hashed[name]]:
+    found = hashes(folder, [name for name in read_back if name in hashed])
+    if changed := [name for name, digest in found.items() if digest != hashed[name]]:
         raise ValueError(f"{folder}: {', '.join(changed)} changed since the audit wrote it (its sha256 is not "
                          "the one in manifest.json)")
+    tables = [name for name in read_back if "/" not in name]
     findings = pl.read_parquet(_with_columns(folder / "findings.parquet", FINDINGS))
     evidence = pl.scan_parquet(_with_columns(folder / "evidence.parquet", EVIDENCE)).select(list(EVIDENCE))
     measures = {Path(name).stem: pl.read_parquet(folder / name) for name in tables

@@ -52,6 +52,18 @@ def test_an_audit_read_back_is_the_audit_written(small_case, tmp_path):
     assert [s.sha256 for s in saved.case.sources] == [s.sha256 for s in small_case.sources]
 
 
+def test_a_case_table_changed_inside_an_audit_is_named(audit_folder):
+    manifest = json.loads((audit_folder / "manifest.json").read_text(encoding="utf-8"))
+    assert {"case/orders.parquet", "case/activity.parquet", "case/manifest.json"} <= set(manifest["outputs"])
+    orders = pl.read_parquet(audit_folder / "case" / "orders.parquet")
+    orders.with_columns(pay=pl.col("pay") * 2).write_parquet(audit_folder / "case" / "orders.parquet")  # records altered
+    with pytest.raises(ValueError, match=r"case/orders\.parquet changed since the audit wrote it"):
+        read_audit(audit_folder)
+    (audit_folder / "case" / "manifest.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"lists case/manifest\.json, not in the folder"):
+        read_audit(audit_folder)
+
+
 def test_a_damaged_audit_is_an_error_naming_the_file(audit_folder):
     manifest_text = (audit_folder / "manifest.json").read_text(encoding="utf-8")
     (audit_folder / "manifest.json").write_text(manifest_text[:40], encoding="utf-8")  # cut short
