@@ -30,6 +30,7 @@ STATUSES = ("met", "not met", "not measurable")  # the criterion statuses of the
 MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()<>#+\-.!|~$:]")
 SETTINGS_WIDGETS = ("jurisdiction", "hours_system", "window_start", "window_end", "use_roster", "chat_gap",
                     "device_gap", "monthly_wage", "roles")  # the sidebar's settings, by widget key
+DOWNLOAD_LIMIT_MB = 200  # a larger dossier is left in its folder instead of a zip held in memory
 SAMPLE_LISTED = 30  # riders of a 双随机 sample named in its message
 UPLOAD_TYPES = ["csv", "json", "txt", "gpx", "geojson", "toml", "zip"]
 
@@ -384,14 +385,20 @@ def export_tab(case: Case, result: Findings, settings: Settings, worker: str | N
     recorded = {**settings.to_dict(), "inputs": [s.path for s in case.sources]}
     if st.button(T("build_dossier"), key="build_dossier", disabled=not chosen):
         out = Path(tempfile.mkdtemp(prefix="auditor-dossier-"))
-        files = report.write_dossier(result, case, chosen, out, recorded, lang=dossier_lang)
-        st.session_state.dossier = (report.safe_name("_".join(chosen)) + ".zip", report.zip_folder(files),
-                                    report.listed(files))
+        with st.spinner(T("building_dossier", n=len(chosen))):
+            files = report.write_dossier(result, case, chosen, out, recorded, lang=dossier_lang)
+        size = sum(f.stat().st_size for f in files)
+        # a city's sample is gigabytes: it stays in its folder on this machine, not zipped into memory
+        data = report.zip_folder(files, limit=DOWNLOAD_LIMIT_MB * 2**20)
+        st.session_state.dossier = (report.safe_name("_".join(chosen)) + ".zip", data, report.listed(files), out, size)
     if "dossier" in st.session_state:
-        name, data, names = st.session_state.dossier
-        st.success(T("dossier_ready", files=names))
-        st.download_button(T("download"), data, file_name=f"dossier_{name}", mime="application/zip",
-                           key="download_dossier")
+        name, data, names, out, size = st.session_state.dossier
+        st.success(T("dossier_ready", files=names, folder=str(out), mb=f"{size / 2**20:,.1f}"))
+        if data is None:
+            st.info(T("dossier_too_large", limit=DOWNLOAD_LIMIT_MB))
+        else:
+            st.download_button(T("download"), data, file_name=f"dossier_{name}", mime="application/zip",
+                               key="download_dossier")
     st.subheader(T("research_title"))
     st.caption(T("research_help"))
     salt = st.text_input(T("salt"), type="password", key="salt")

@@ -349,8 +349,11 @@ def listed(files: list[Path], shown: int = 3) -> str:
     return ", ".join([*names[:first], summary, *names[first + len(pages):]])
 
 
-def zip_folder(files: list[Path]) -> bytes:
-    """The written dossier files as one zip (flat, by file name), for a download button."""
+def zip_folder(files: list[Path], limit: int | None = None) -> bytes | None:
+    """The written dossier files as one zip (flat, by file name), for a download button; None when
+    they hold more than ``limit`` bytes (a city's sample: gigabytes, built in memory)."""
+    if limit is not None and sum(f.stat().st_size for f in files) > limit:
+        return None
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in files:

@@ -53,8 +53,8 @@ def test_language_switch_rider_finding_evidence_and_export(sample_app):
     at.button(key="build_dossier").click().run()
     assert not at.exception
     assert any("dossier\\_R0039\\.html" in s.value and "manifest\\.json" in s.value for s in at.success)
-    _, data, names = at.session_state.dossier
-    assert data[:2] == b"PK" and "evidence.csv" in names
+    _, data, names, folder, size = at.session_state.dossier
+    assert data[:2] == b"PK" and "evidence.csv" in names and (folder / "dossier_R0039.html").is_file() and size > 0
     at.button(key="export_sample").click().run()  # the 双随机 sample drawn in the overview as the selection
     drawn = next(s.value for s in at.success if s.value.startswith("Seed 20260427: 4 of 40 riders"))
     sample = drawn.split(" — ")[1].split(", ")

@@ -110,6 +110,8 @@ def test_dossier_of_the_small_case_lists_findings_evidence_and_manifest(small_ca
         assert manifest["outputs"][f.name] == report._sha256(f)
     with zipfile.ZipFile(io.BytesIO(report.zip_folder(files))) as archive:
         assert sorted(archive.namelist()) == sorted(f.name for f in files)
+    size = sum(f.stat().st_size for f in files)
+    assert report.zip_folder(files, limit=size) is not None and report.zip_folder(files, limit=size - 1) is None
 
 
 def _without_run_time(text: str, run_at: str) -> str:
