@@ -1,10 +1,11 @@
 """Run the city-scale benchmarks and write ``benchmarks/results/city.json``.
 
     python -m benchmarks            # 1,000 / 3,000 / 10,000 riders × 30 days (long: run in background)
-    python -m benchmarks --small    # 50 / 100 / 200 riders × 7 days, under a minute
+    python -m benchmarks --small    # 50 / 100 / 200 riders × 7 days, one run a stage: under a minute
 
 Each stage runs three times in its own process (wall time and peak RSS; spark once
-from 3,000 riders); the figures keep the min and the median. ``--reuse`` keeps a city already
+from 3,000 riders; ``--small`` once: a check that every stage runs, where starting the processes
+is most of the time); the figures keep the min and the median. ``--reuse`` keeps a city already
 simulated with the same parameters; ``--stages`` measures some stages only. The scaling exponent k fits time ∝ riders^k over the sizes."""
 
 from __future__ import annotations
@@ -78,9 +79,9 @@ def totals(rows: dict[str, int]) -> dict[str, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--small", action="store_true", help="small cities, under a minute")
+    parser.add_argument("--small", action="store_true", help="small cities, one run a stage: under a minute")
     parser.add_argument("--work", type=Path, default=Path("/tmp/auditor-bench"), help="scratch folder for the cities")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, help="runs of each stage (default 3; --small: 1)")
     parser.add_argument("--sizes", type=int, nargs="*", help="riders per city (default by mode)")
     parser.add_argument("--stages", nargs="*", choices=TIMED,
                         help="stages to measure (default: all; --small: all but spark). Later stages read the case "
@@ -94,6 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = args.sizes or ([50, 100, 200] if args.small else [1000, 3000, 10000])
     days = 7 if args.small else 30
+    args.repeats = args.repeats or (1 if args.small else 3)
     args.stages = args.stages or [s for s in TIMED if not (args.small and s == "spark")]
     figures: dict = {"machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
                      "days": days, "sizes": {}, "date": date.today().isoformat()}
