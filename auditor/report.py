@@ -284,6 +284,19 @@ def _each_worker(result: Findings, findings: pl.DataFrame, workers: list[str]) -
                         {**shared, **{name: mine(name, w) for name in parts if name}}) for w in workers}
 
 
+def _batches(workers: list[str], evidence_rows: dict[str, int]) -> list[list[str]]:
+    """Consecutive runs of ``workers`` within ``EVIDENCE_ROWS_PER_BATCH`` evidence rows."""
+    rows = pl.DataFrame({"worker_id": workers, "rows": [evidence_rows.get(w, 0) for w in workers]},
+                        schema={"worker_id": pl.String, "rows": pl.Int64})
+    return part_members(rows, None, EVIDENCE_ROWS_PER_BATCH)
+
+
+def _resolved(refs: pl.DataFrame, owners: pl.DataFrame, case: Case) -> pl.DataFrame:
+    """Evidence references (with worker_id) resolved to file, time and record, worker by worker."""
+    return (resolve(refs.drop("worker_id"), case).join(owners, on="finding_id", maintain_order="left")
+            .select("worker_id", *RESOLVED).sort("worker_id", "finding_id", "time", "file", "src_row", nulls_last=True))
+
+
 def write_dossier(result: Findings, case: Case, workers: list[str], out: str | Path, settings: dict,
                   lang: str = "zh") -> list[Path]:
     """Write the dossier of ``workers`` into ``out``: a page per worker (and ``index.html`` for a
@@ -303,12 +316,8 @@ def write_dossier(result: Findings, case: Case, workers: list[str], out: str | P
     pages = page_names(workers)
     index = "index.html" if len(workers) > 1 else None
     scratch = Scratch(prefix="auditor-dossier-")
-    batches = part_members(pl.DataFrame({"worker_id": sorted(workers), "rows": [counts.get(w, 0) for w in sorted(workers)]},
-                                        schema={"worker_id": pl.String, "rows": pl.Int64}), None, EVIDENCE_ROWS_PER_BATCH)
-    for number, batch in enumerate(batches):
-        evidence = (resolve(refs.filter(pl.col("worker_id").is_in(batch)).drop("worker_id"), case)
-                    .join(owners, on="finding_id", maintain_order="left").select("worker_id", *RESOLVED)
-                    .sort("worker_id", "finding_id", "time", "file", "src_row", nulls_last=True))
+    for number, batch in enumerate(_batches(sorted(workers), counts)):
+        evidence = _resolved(refs.filter(pl.col("worker_id").is_in(batch)), owners, case)
         scratch.write(evidence, f"evidence-{number:06d}.parquet")
         by_worker = evidence.partition_by("worker_id", as_dict=True)
         for worker, own in _each_worker(result, findings, batch).items():
