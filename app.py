@@ -395,7 +395,7 @@ def export_tab(case: Case, result: Findings, settings: Settings, worker: str | N
         size = sum(f.stat().st_size for f in files)
         # a city's sample is gigabytes: it stays in its folder on this machine, not zipped into memory
         data = report.zip_folder(files, limit=DOWNLOAD_LIMIT_MB * 2**20)
-        st.session_state.dossier = (report.safe_name("_".join(chosen)) + ".zip", data, report.listed(files), out, size)
+        st.session_state.dossier = (report.safe_name("_".join(chosen)) + ".zip", data, report.listed(files, lang), out, size)
     if "dossier" in st.session_state:
         name, data, names, out, size = st.session_state.dossier
         st.success(T("dossier_ready", files=names, folder=str(out), mb=f"{size / 2**20:,.1f}"))

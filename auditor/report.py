@@ -346,7 +346,7 @@ def write_dossier(result: Findings, case: Case, workers: list[str], out: str | P
     return [*written, write_manifest(out, manifest)]
 
 
-def listed(files: list[Path], shown: int = 3) -> str:
+def listed(files: list[Path], lang: str = "en", shown: int = 3) -> str:
     """The files a dossier wrote, for a message: more than ``shown`` worker pages as their count,
     first and last, not a thousand names."""
     names = [p.name for p in files]
@@ -354,7 +354,7 @@ def listed(files: list[Path], shown: int = 3) -> str:
     if len(pages) <= shown:
         return ", ".join(names)
     first = names.index(pages[0])  # the pages are written one after another
-    summary = f"{len(pages):,} worker pages ({pages[0]} … {pages[-1]})"
+    summary = t("dossier_pages", lang, n=f"{len(pages):,}", first=pages[0], last=pages[-1])
     return ", ".join([*names[:first], summary, *names[first + len(pages):]])
 
 

@@ -174,6 +174,7 @@ def test_the_files_written_are_named_in_short(tmp_path):
     assert report.listed(files) == ("index.html, 5 worker pages (dossier_R0.html … dossier_R4.html), evidence.csv, "
                                     "manifest.json")
     assert report.listed(files[1:3]) == "dossier_R0.html, dossier_R1.html"
+    assert "5 个劳动者页面（dossier_R0.html … dossier_R4.html）" in report.listed(files, "zh")
 
 
 def test_evidence_resolves_file_line_time_and_record(small_case):
