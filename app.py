@@ -64,7 +64,7 @@ def load_audit(folder: str, fingerprint: str) -> SavedAudit:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def analyse(case_key: str, settings_key: str, _case: Case, _settings: Settings) -> Findings:
-    # a city beyond local.ROWS_PER_PART rows part by part, its evidence on disk: a laptop's memory
+    # a city beyond local.ROWS_AT_ONCE rows part by part, its evidence on disk: a laptop's memory
     return local.audit(_case, _settings)
 
 

@@ -75,12 +75,16 @@ class Scratch:
         self._finalizer()
 
     def write(self, frame: pl.DataFrame, name: str) -> Path:
-        """``frame`` as the Parquet file ``name`` (a path inside the folder). In lz4: a spilled
-        file is read back soon, once or twice, so speed counts over size."""
-        path = self.path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.write_parquet(path, compression="lz4")
-        return path
+        """``frame`` as the Parquet file ``name`` (a path inside the folder)."""
+        return spill(frame, self.path / name)
+
+
+def spill(frame: pl.DataFrame, path: Path) -> Path:
+    """``frame`` as the Parquet file ``path``, in lz4: a spilled file is read back soon, once or
+    twice, so speed counts over size."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(path, compression="lz4")
+    return path
 
 
 @dataclass
@@ -102,6 +106,11 @@ class Case:
         """Remember which tables are still plain scans of ``folder/<name>.parquet``, so that save links them."""
         self._as_loaded = tables
         self._files = {name: folder / f"{name}.parquet" for name in tables}
+
+    def __getstate__(self) -> dict:
+        # a copy sent to another process (an engine's part) reads the scratch folder's files but
+        # does not own them: only this process removes the folder
+        return {**self.__dict__, "scratch": None}
 
     def table(self, name: str) -> pl.LazyFrame:
         return self.tables[name]

@@ -191,12 +191,15 @@ def audit(
     evidence_csv: Annotated[bool | None, typer.Option(
         help="Write evidence.csv too (default: only when a spreadsheet can open all its rows; "
              "evidence.parquet always holds every row).")] = None,
-    rows_per_part: Annotated[int, typer.Option(
+    rows_per_part: Annotated[int | None, typer.Option(
         min=1, help="Local engine: a case with more rows of orders, activity and messages is audited in parts "
-                    "of at most this many, one after another (memory follows the part; the results are the "
-                    "same).")] = local.ROWS_PER_PART,
+                    "of at most this many (memory follows the parts running; the results are the same). "
+                    f"Default: {local.ROWS_AT_ONCE:,} rows at once, shared by the parts running side by side.")] = None,
     workers_per_part: Annotated[int | None, typer.Option(
         min=1, help="Local engine: at most this many workers in a part as well.")] = None,
+    processes: Annotated[int | None, typer.Option(
+        min=1, help=f"Local engine: parts audited at once, each in a process of its own (default "
+                    f"{local.PROCESSES}; 1: one after another in this process).")] = None,
 ) -> None:
     """Run every analyzer; write findings and evidence (Parquet + CSV) and print a per-worker summary."""
     from auditor.engines import ENGINES
@@ -213,7 +216,7 @@ def audit(
                 task = progress.add_task("analysing", total=None)
                 result = local.audit(case, settings, workers_per_part,
                                      progress=lambda name: progress.update(task, description=name),
-                                     rows_per_part=rows_per_part)
+                                     rows_per_part=rows_per_part, processes=processes)
     except (FileNotFoundError, ValueError, ImportError) as e:
         _fail(str(e))
     _print_summary(result, case)

@@ -66,7 +66,7 @@ def _analyse(case_dir: Path, stage: str | None):
 
 def audit(data: Path, case_dir: Path, out: Path) -> dict:
     """The full audit of a saved case as ``auditor audit`` runs it (the local engine, in parts of
-    at most ``local.ROWS_PER_PART`` rows beyond that many): every analyzer, findings and evidence written."""
+    parts within ``local.ROWS_AT_ONCE`` rows beyond that many): every analyzer, findings and evidence written."""
     from auditor.case import Case
     from auditor.engines import local
     from auditor.export import write_audit

@@ -37,8 +37,8 @@ def in_parts(city) -> Findings:
 def test_workers_split_over_parts_get_every_finding_of_one_run(city, in_parts):
     _, whole = city
     run = in_parts.measures["local_engine"].row(0, named=True)
-    assert run == {"parts": 3, "workers": 12, "workers_per_part": 5, "rows_per_part": local.ROWS_PER_PART,
-                   "parts_run_again": 2}  # R0001's part is on time
+    assert run == {"parts": 3, "workers": 12, "workers_per_part": 5, "rows_per_part": local.ROWS_AT_ONCE // local.PROCESSES,
+                   "parts_run_again": 2, "processes": min(local.PROCESSES, 3)}  # R0001's part is on time
     assert whole.measures["offhours_sessions"].filter(pl.col("worker_id") == "R0007").height > 0  # routed copy
     assert COMPARED_WITH_THE_CASE <= set(whole.findings["indicator"])
     assert_same(whole, in_parts)
@@ -130,3 +130,38 @@ def test_a_row_budget_splits_the_case_by_its_rows_with_the_results_of_one_run(ci
     assert run["parts"] >= 3 and run["workers"] == 12 and run["rows_per_part"] == budget
     assert_same(whole, result)
     assert_same_measures(whole, result)
+
+
+def test_parts_in_processes_equal_parts_one_after_another(city, in_parts):
+    one_by_one = local.audit(Case.load(city[0]), Settings(), workers_per_part=5, processes=1)
+    assert one_by_one.measures["local_engine"]["processes"][0] == 1
+    assert_same(one_by_one, in_parts)
+    assert_same_measures(one_by_one, in_parts)
+
+
+def test_a_case_sent_to_a_part_s_process_does_not_take_its_folder_along(tmp_path):
+    import pickle
+
+    from auditor.case import Scratch
+
+    scratch = Scratch()
+    pl.DataFrame({"worker_id": ["R1"]}).write_parquet(scratch.path / "t.parquet")
+    case = Case({"orders": pl.scan_parquet(scratch.path / "t.parquet")}, scratch=scratch)
+    copy = pickle.loads(pickle.dumps(case))
+    assert copy.scratch is None and case.scratch is scratch  # only the sender removes the folder
+    del copy
+    gc.collect()
+    assert scratch.path.is_dir() and case.table("orders").collect().height == 1
+
+
+def test_the_default_budget_is_one_run_or_parts_sharing_it(city, monkeypatch):
+    case_dir, whole = city
+    case = Case.load(case_dir)
+    held = sum(case.table(name).select(pl.len()).collect().item() for name in local.COUNTED_TABLES)
+    monkeypatch.setattr(local, "ROWS_AT_ONCE", held)
+    assert "local_engine" not in local.audit(case, Settings(), processes=2).measures  # within the budget: one run
+    monkeypatch.setattr(local, "ROWS_AT_ONCE", held // 2)
+    result = local.audit(case, Settings(), processes=2)
+    run = result.measures["local_engine"].row(0, named=True)
+    assert run["rows_per_part"] == held // 4 and run["parts"] >= 4 and run["processes"] == 2
+    assert_same(whole, result)
