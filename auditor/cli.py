@@ -194,7 +194,8 @@ def audit(
     rows_per_part: Annotated[int | None, typer.Option(
         min=1, help="Local engine: a case with more rows of orders, activity and messages is audited in parts "
                     "of at most this many (memory follows the parts running; the results are the same). "
-                    f"Default: {local.ROWS_AT_ONCE:,} rows at once, shared by the parts running side by side.")] = None,
+                    f"Default: one run up to {local.ROWS_AT_ONCE:,} rows; beyond, parts sharing "
+                    f"{local.ROWS_IN_FLIGHT:,} rows between those running side by side.")] = None,
     workers_per_part: Annotated[int | None, typer.Option(
         min=1, help="Local engine: at most this many workers in a part as well.")] = None,
     processes: Annotated[int | None, typer.Option(

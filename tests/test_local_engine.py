@@ -37,7 +37,7 @@ def in_parts(city) -> Findings:
 def test_workers_split_over_parts_get_every_finding_of_one_run(city, in_parts):
     _, whole = city
     run = in_parts.measures["local_engine"].row(0, named=True)
-    assert run == {"parts": 3, "workers": 12, "workers_per_part": 5, "rows_per_part": local.ROWS_AT_ONCE // local.PROCESSES,
+    assert run == {"parts": 3, "workers": 12, "workers_per_part": 5, "rows_per_part": local.ROWS_IN_FLIGHT // local.PROCESSES,
                    "parts_run_again": 2, "processes": min(local.PROCESSES, 3)}  # R0001's part is on time
     assert whole.measures["offhours_sessions"].filter(pl.col("worker_id") == "R0007").height > 0  # routed copy
     assert COMPARED_WITH_THE_CASE <= set(whole.findings["indicator"])
@@ -161,6 +161,7 @@ def test_the_default_budget_is_one_run_or_parts_sharing_it(city, monkeypatch):
     monkeypatch.setattr(local, "ROWS_AT_ONCE", held)
     assert "local_engine" not in local.audit(case, Settings(), processes=2).measures  # within the budget: one run
     monkeypatch.setattr(local, "ROWS_AT_ONCE", held // 2)
+    monkeypatch.setattr(local, "ROWS_IN_FLIGHT", held // 2)
     result = local.audit(case, Settings(), processes=2)
     run = result.measures["local_engine"].row(0, named=True)
     assert run["rows_per_part"] == held // 4 and run["parts"] >= 4 and run["processes"] == 2

@@ -47,13 +47,16 @@ from auditor.engines.parts import (
 from auditor.findings import EVIDENCE, Findings
 from auditor.settings import Settings
 
-# rows of orders, activity and messages audited at once: a busy month of 1,000 riders is 5.7 M and
-# audits in ~1.6 GB in one run; beyond, parts of this many rows ÷ PROCESSES run side by side, so
-# memory follows the budget and the part count follows the data and the budget only
+# rows of orders, activity and messages audited in one run: a busy month of 1,000 riders is 5.7 M
+# and audits in ~1.6 GB at once
 ROWS_AT_ONCE = 6_000_000
+# beyond, rows held by the parts running side by side, together: parts of this many ÷ PROCESSES
+# rows (the 10,000-rider city: 2 × 2.5 M peaked at 3.4 GB, 2 × 3 M at 3.9 GB, in about the same
+# time); the part count follows the data and the bounds only
+ROWS_IN_FLIGHT = 5_000_000
 # parts audited at once, each in a process of its own with one polars thread: polars spreads one
 # part's many small queries thinly over two cores (164 %), two single-threaded parts use both (the
-# 10,000-rider city: 98.7-101.4 s in 19 parts two at a time, 109.3-112.4 s in 10 parts one by one)
+# 10,000-rider city: 98-103 s two at a time, 105-112 s in parts of 6 M rows one by one)
 PROCESSES = min(2, os.cpu_count() or 1)
 COUNTED_TABLES = ("orders", "activity", "messages")  # most of a case: what a part's memory follows
 SPILLED = ("findings", "evidence", "measure", "station_ratios")  # per-worker results: to disk as each part ends
@@ -65,9 +68,9 @@ def audit(case: Case, settings: Settings | None = None, workers_per_part: int | 
           processes: int | None = None) -> Findings:
     """Every analyzer over ``case``: at once (``analyzers.run_all``) when it holds at most
     ``rows_per_part`` rows of orders, activity and messages (by default ``ROWS_AT_ONCE``) and at
-    most ``workers_per_part`` workers, if given; else part by part within those bounds, ``processes``
-    parts at a time (1: one after another in this process; by default ``PROCESSES``, sharing the
-    default budget: parts of ``ROWS_AT_ONCE`` ÷ ``processes`` rows), with the same results."""
+    most ``workers_per_part`` workers, if given; else part by part within those bounds (by default
+    parts of ``ROWS_IN_FLIGHT`` ÷ ``processes`` rows), ``processes`` parts at a time (1: one after
+    another in this process; by default ``PROCESSES``), with the same results."""
     settings = settings or Settings()
     settings.law  # noqa: B018 — fail early and clearly on an unknown jurisdiction
     processes = processes or PROCESSES
@@ -76,8 +79,8 @@ def audit(case: Case, settings: Settings | None = None, workers_per_part: int | 
     members = part_members(workers, workers_per_part, rows_per_part or ROWS_AT_ONCE)
     if len(members) <= 1:
         return analyzers.run_all(case, settings, progress)
-    if rows_per_part is None:  # the default budget is for the parts running at once, together
-        rows_per_part = ROWS_AT_ONCE // processes
+    if rows_per_part is None:  # the parts running side by side share one budget
+        rows_per_part = ROWS_IN_FLIGHT // processes
         members = part_members(workers, workers_per_part, rows_per_part)
     references = {name: whole_case_reference(case, name, settings) for name in KEYED_REFERENCES}
     references[CARRIED] = carried(case.table("activity"), case.table("schedules"), case.table("messages"))
