@@ -134,6 +134,13 @@ def _print_overtime(result: Findings) -> None:
                   "replace it.")
 
 
+def _print_written(message: str, files: list[Path]) -> None:
+    """What an export wrote, and each CSV its manifest (the last file) says it left out and why."""
+    console.print(message)
+    for note in json.loads(files[-1].read_text(encoding="utf-8")).get("not_written", []):
+        console.print(note)
+
+
 @app.command()
 def simulate(
     out: Annotated[Path, typer.Option(help="Folder to write the synthetic city into.")] = Path("sample_logs"),
@@ -287,9 +294,7 @@ def report(
     if unknown := sorted(set(worker) - set(views.workers(case, result))):
         _fail(f"worker(s) {unknown} appear nowhere in these inputs")
     files = write_dossier(result, case, worker, out, recorded, lang)
-    console.print(f"dossier written to {out}/: {listed(files)}")
-    for note in json.loads(files[-1].read_text(encoding="utf-8")).get("not_written", []):  # the manifest's
-        console.print(note)
+    _print_written(f"dossier written to {out}/: {listed(files)}", files)
 
 
 @app.command("research-export")
@@ -305,9 +310,7 @@ def research_export(
 
     case, result, recorded = _analyse(paths, jurisdiction)
     files = write_research(result, case, out, Pseudonymisation(salt, include_text=include_text), recorded)
-    console.print(f"research export written to {out}/: " + ", ".join(p.name for p in files))
-    for note in json.loads(files[-1].read_text(encoding="utf-8")).get("not_written", []):  # the manifest's
-        console.print(note)
+    _print_written(f"research export written to {out}/: " + ", ".join(p.name for p in files), files)
 
 
 if __name__ == "__main__":

@@ -178,7 +178,8 @@ def _worker_section(worker: str, result: Findings, evidence_html: dict[str, tupl
     return "".join(parts)
 
 
-def _inputs(case: Case) -> pl.DataFrame:
+def input_files(case: Case) -> pl.DataFrame:
+    """The case's input files with their row accounting and sha256, as the dossier lists them."""
     return pl.DataFrame([{"src": s.src, "file": s.path, "connector": s.connector, "row numbers": s.row_unit,
                           "read": s.rows_read, "kept": s.rows_kept, "rejected": s.rows_rejected, "sha256": s.sha256,
                           "problem": s.error} for s in case.sources],
@@ -187,11 +188,10 @@ def _inputs(case: Case) -> pl.DataFrame:
                                 "problem": pl.String})
 
 
-def _inputs_section(case: Case, lang: str, cited: set[str] | None = None) -> str:
-    """The case's row accounting and its input files with their sha256: all of them, or (a worker's
-    page) those ``cited`` by its evidence and every file with rejected rows or a problem — a city
-    has thousands; manifest.json lists every one."""
-    inputs = _inputs(case)
+def _inputs_section(inputs: pl.DataFrame, lang: str, cited: set[str] | None = None) -> str:
+    """The case's row accounting and its input files (``input_files``) with their sha256: all of
+    them, or (a worker's page) those ``cited`` by its evidence and every file with rejected rows or
+    a problem — a city has thousands; manifest.json lists every one."""
     totals = t("inputs_totals", lang, files=f"{inputs.height:,}", read=f"{inputs['read'].sum():,}",
                kept=f"{inputs['kept'].sum():,}", rejected=f"{inputs['rejected'].sum():,}")
     if cited is not None:
@@ -218,21 +218,22 @@ def _settings_section(settings: dict, lang: str) -> str:
     return f"<h2>{t('settings', lang)}</h2><pre>{_esc(json.dumps(settings, ensure_ascii=False, indent=2))}</pre>"
 
 
-def render_worker(result: Findings, case: Case, worker: str, evidence: pl.DataFrame, settings: dict, run_at: str,
-                  lang: str = "zh", index: str | None = None) -> str:
+def render_worker(result: Findings, case: Case, worker: str, evidence: pl.DataFrame, inputs: pl.DataFrame,
+                  settings: dict, run_at: str, lang: str = "zh", index: str | None = None) -> str:
     """A worker's dossier page: scorecard, overtime, every finding with its evidence rows
-    (``evidence``: the worker's resolved rows), measures, the inputs cited and the settings;
-    ``index``: the selection's index page it links back to."""
+    (``evidence``: the worker's resolved rows), measures, the inputs cited (of ``inputs``,
+    ``input_files``: made once for all pages, a city has thousands) and the settings; ``index``:
+    the selection's index page it links back to."""
     body = _head(case, worker, run_at, lang)
     if index:
         body.append(f'<p><a href="{html.escape(index)}">{t("dossier_index", lang)}</a></p>')
     body += [_worker_section(worker, result, evidence_rows_html(evidence), lang),
-             _inputs_section(case, lang, set(evidence["src"].unique())), _settings_section(settings, lang)]
+             _inputs_section(inputs, lang, set(evidence["src"].unique())), _settings_section(settings, lang)]
     return _page(f"{t('dossier_title', lang)} — {worker}", body, lang)
 
 
-def render_index(result: Findings, case: Case, pages: dict[str, str], evidence_rows: dict[str, int], settings: dict,
-                 run_at: str, lang: str = "zh") -> str:
+def render_index(result: Findings, case: Case, pages: dict[str, str], evidence_rows: dict[str, int],
+                 inputs: pl.DataFrame, settings: dict, run_at: str, lang: str = "zh") -> str:
     """The index of a selection's dossier: each worker's category, scores and counts with a link to
     their page, every input file with its sha256, and the settings."""
     ranked = ranking(result, list(pages)).sort("worker_id")
@@ -247,7 +248,7 @@ def render_index(result: Findings, case: Case, pages: dict[str, str], evidence_r
                    for row in ranked.iter_rows(named=True))
     body = [*_head(case, t("dossier_workers", lang, n=f"{len(pages):,}"), run_at, lang),
             f"<h2>{t('workers', lang)}</h2><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>",
-            _inputs_section(case, lang), _settings_section(settings, lang)]
+            _inputs_section(inputs, lang), _settings_section(settings, lang)]
     return _page(f"{t('dossier_title', lang)} — {t('dossier_workers', lang, n=f'{len(pages):,}')}", body, lang)
 
 
@@ -315,6 +316,7 @@ def write_dossier(result: Findings, case: Case, workers: list[str], out: str | P
     counts = dict(refs.group_by("worker_id").len().iter_rows())
     pages = page_names(workers)
     index = "index.html" if len(workers) > 1 else None
+    inputs = input_files(case)
     scratch = Scratch(prefix="auditor-dossier-")
     for number, batch in enumerate(_batches(sorted(workers), counts)):
         evidence = _resolved(refs.filter(pl.col("worker_id").is_in(batch)), owners, case)
@@ -322,11 +324,11 @@ def write_dossier(result: Findings, case: Case, workers: list[str], out: str | P
         by_worker = evidence.partition_by("worker_id", as_dict=True)
         for worker, own in _each_worker(result, findings, batch).items():
             mine = by_worker.get((worker,), evidence.clear())
-            inside(out, pages[worker]).write_text(render_worker(own, case, worker, mine, settings, stamp["run_at"],
-                                                                lang, index), encoding="utf-8")
+            inside(out, pages[worker]).write_text(render_worker(own, case, worker, mine, inputs, settings,
+                                                                stamp["run_at"], lang, index), encoding="utf-8")
     written = [inside(out, pages[w]) for w in workers]
     if index:
-        (out / index).write_text(render_index(result, case, pages, counts, settings, stamp["run_at"], lang),
+        (out / index).write_text(render_index(result, case, pages, counts, inputs, settings, stamp["run_at"], lang),
                                  encoding="utf-8")
         written.insert(0, out / index)
     resolved = pl.scan_parquet(sorted(scratch.path.glob("evidence-*.parquet")))

@@ -65,8 +65,8 @@ def _analyse(case_dir: Path, stage: str | None):
 
 
 def audit(data: Path, case_dir: Path, out: Path) -> dict:
-    """The full audit of a saved case as ``auditor audit`` runs it (the local engine, in parts of
-    parts within ``local.ROWS_AT_ONCE`` rows beyond that many): every analyzer, findings and evidence written."""
+    """The full audit of a saved case as ``auditor audit`` runs it (the local engine: one run up to
+    ``local.ROWS_AT_ONCE`` rows, parts side by side beyond): every analyzer, findings and evidence written."""
     from auditor.case import Case
     from auditor.engines import local
     from auditor.export import write_audit
