@@ -9,7 +9,7 @@ from conftest import local
 
 from auditor import schema
 from auditor.analyzers import control
-from auditor.analyzers.control import deadlines, geofence
+from auditor.analyzers.control import deadlines, geofence, network
 from auditor.analyzers.control.common import Inputs, theil_sen, wilson
 from auditor.case import Case
 from auditor.settings import Settings
@@ -155,3 +155,41 @@ def test_every_finding_has_evidence_and_recomputable_score():
     result = control.run(gps_case(assigned=True), Settings())
     assert result.findings.height and result.findings.join(result.evidence, on="finding_id", how="anti").height == 0
     assert result.findings["explanation_en"].str.contains("Score = ").all()
+
+
+def chain_inputs(relations: list[tuple[str, str, str]], instructions: list[tuple[str, str]]) -> Inputs:
+    """Inputs over relations (from, to, relation) and supervisors' instructions (sender, worker),
+    the messages already classified."""
+    rel = pl.DataFrame({"from_party": [r[0] for r in relations], "to_party": [r[1] for r in relations],
+                        "relation": [r[2] for r in relations], "src": ["S9"] * len(relations),
+                        "src_row": list(range(2, len(relations) + 2))})
+    inputs = Inputs(case_of(relations=schema.conform("relations", rel)), Settings())
+    inputs.__dict__["messages"] = pl.DataFrame({
+        "worker_id": [i[1] for i in instructions], "sender_id": [i[0] for i in instructions],
+        "sender_role": ["supervisor"] * len(instructions), "is_instruction": [True] * len(instructions),
+        "src": ["S8"] * len(instructions), "src_row": list(range(2, len(instructions) + 2))})
+    return inputs
+
+
+def test_who_directs_a_rider_and_the_contracting_chain_to_them():
+    chain = [("A", "AG1", "contracts"), ("AG1", "ST1", "subcontracts"), ("SUP1", "ST1", "manages"),
+             ("AG1", "R1", "engages"), ("AG2", "R2", "engages"), ("AG1", "R3", "engages"),
+             ("AG1", "R4", "engages"), ("AG3", "R4", "engages"), ("AG3", "R5", "engages")]
+    said = [("SUP1", "R1"), ("SUP1", "R1"), ("SUP2", "R1"), ("SUP1", "R2"), ("SUP2", "R3"), ("SUP1", "R5")]
+    table = network.direction(chain_inputs(chain, said))
+    rows = {row["worker_id"]: row for row in table.iter_rows(named=True)}
+    assert sorted(rows) == ["R1", "R2", "R3", "R5"]  # R4 received no instruction
+    one = rows["R1"]  # engaged by AG1, directed by SUP1 (2 of 3 instructions), who manages ST1
+    assert (one["directed_by"], one["instructions"], one["directing_party"], one["engaged_by"], one["mismatch"]) == (
+        "SUP1", 2, "ST1", ["AG1"], True)
+    assert one["path"] == "AG1 —subcontracts→ ST1 ←manages— SUP1 —instructs ×2→ R1"
+    # evidence: the engagement, the management and the first instruction
+    assert [(r["table"], r["src_row"]) for r in one["refs"]] == [("relations", 5), ("relations", 4), ("messages", 2)]
+    # AG2 is linked to no organisation: the path starts at the directing one
+    assert rows["R2"]["path"] == "ST1 ←manages— SUP1 —instructs ×1→ R2" and rows["R2"]["mismatch"] is True
+    # a director who manages nothing known directs as themselves; whether that is the contracting party is unknown
+    three = rows["R3"]
+    assert (three["directing_party"], three["mismatch"], three["path"]) == ("SUP2", None, "SUP2 —instructs ×1→ R3")
+    assert [(r["table"], r["src_row"]) for r in three["refs"]] == [("relations", 7), ("messages", 6)]
+    # AG3 reaches ST1 only through another rider engaged by both (R4): not a contracting chain
+    assert rows["R5"]["path"] == "ST1 ←manages— SUP1 —instructs ×1→ R5"

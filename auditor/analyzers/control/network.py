@@ -5,11 +5,13 @@ Needs classified messages (worker_id = the export's owner, sender_id, sender_rol
 is_instruction, src, src_row), relations (contracts, subcontracts, manages, engages) and
 working days.
 
-One directed networkx graph per case: relation edges from relations.csv, and ``instructs`` edges
-from each supervisor to each worker whose export holds their instructions (weight = count). The
-rider's director is the supervisor who sent them most instructions; the directing organisation is
-what that person ``manages``. The path printed runs along the contracting chain from the party
-that engages the rider to the directing organisation, then to the rider.
+The rider's director is the supervisor who sent them most instructions (supervisor → worker
+edges, weight = count); the directing organisation is what that person ``manages``
+(relations.csv). The path printed runs along the contracting chain from the party that engages the
+rider to the directing organisation, then to the rider. The chain is the organisations' own
+relations (contracts, subcontracts, manages): a small networkx graph, searched once per distinct
+pair of engaging party and organisation, never per rider; a path through another rider who
+happens to be engaged by two agencies is not a contracting chain.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from auditor.findings import ref
 INSTRUCTIONS = "supervisor-instructions"
 MISMATCH = "direction-contract-mismatch"
 CHAIN = ("contracts", "subcontracts", "manages", "engages")
+ORGANISATIONAL = CHAIN[:3]  # between organisations: a contracting chain never runs through a rider
 
 
 def instructions(inputs: Inputs) -> pl.DataFrame:
@@ -40,21 +43,18 @@ def instruction_edges(inputs: Inputs) -> pl.DataFrame:
             .sort("worker_id", "instructions", "sender_id", descending=[False, True, False]))
 
 
-def case_graph(relations: pl.DataFrame, edges: pl.DataFrame) -> nx.DiGraph:
+def case_graph(relations: pl.DataFrame) -> nx.DiGraph:
+    """The organisations' chain (``ORGANISATIONAL`` relations), each edge with its relation."""
     graph = nx.DiGraph()
-    for row in relations.filter(pl.col("relation").is_in(CHAIN)).iter_rows(named=True):
-        graph.add_edge(row["from_party"], row["to_party"], relation=row["relation"],
-                       ref={"table": "relations", "src": row["src"], "src_row": row["src_row"]})
-    for row in edges.select("sender_id", "worker_id", "instructions").iter_rows(named=True):
-        graph.add_edge(row["sender_id"], row["worker_id"], relation="instructs", weight=row["instructions"])
+    graph.add_edges_from((a, b, {"relation": r}) for a, b, r in
+                         relations.filter(pl.col("relation").is_in(ORGANISATIONAL))
+                         .select("from_party", "to_party", "relation").iter_rows())
     return graph
 
 
 def _hop(graph: nx.DiGraph, a: str, b: str) -> str:
     if graph.has_edge(a, b):
-        data = graph.edges[a, b]
-        label = f"instructs ×{data['weight']}" if data["relation"] == "instructs" else data["relation"]
-        return f" —{label}→ {b}"
+        return f" —{graph.edges[a, b]['relation']}→ {b}"
     return f" ←{graph.edges[b, a]['relation']}— {b}"
 
 
@@ -62,39 +62,54 @@ def render_path(graph: nx.DiGraph, nodes: list[str]) -> str:
     return nodes[0] + "".join(_hop(graph, a, b) for a, b in pairwise(nodes))
 
 
+def chain_paths(graph: nx.DiGraph, pairs: pl.DataFrame) -> pl.DataFrame:
+    """engager, organisation, chain: the contracting chain from each engaging party to each
+    directing organisation, rendered (null where none links them). One search per distinct pair
+    of organisations, not per rider."""
+    chain = graph.to_undirected(as_view=True)
+    def path(engager: str, organisation: str) -> str | None:
+        if engager in chain and organisation in chain and nx.has_path(chain, engager, organisation):
+            return render_path(graph, nx.shortest_path(chain, engager, organisation))
+        return None
+    return pairs.with_columns(chain=pl.Series([path(*pair) for pair in pairs.iter_rows()], dtype=pl.String))
+
+
 def direction(inputs: Inputs) -> pl.DataFrame:
     """Per worker with a director: who directs, which organisation, who engages them, whether they
     differ, and the path through the case graph."""
-    relations = inputs.table("relations").collect()
-    edges = instruction_edges(inputs)
-    graph = case_graph(relations, edges)
-    # undirected, in the same node and edge order as to_undirected(), which deep-copies every edge's data
-    chain = nx.Graph(graph.edge_subgraph([(a, b) for a, b, r in graph.edges(data="relation") if r != "instructs"]))
-    out = []
+    # a pair of parties related twice: its last row stands
+    relations = (inputs.table("relations").filter(pl.col("relation").is_in(CHAIN)).collect()
+                 .unique(["from_party", "to_party"], keep="last", maintain_order=True)
+                 .with_columns(ref=ref("relations")))
+    engaged = (relations.filter(pl.col("relation") == "engages").sort("from_party", maintain_order=True)
+               .group_by(worker_id="to_party").agg(engaged_by="from_party", engaged_refs="ref"))
+    managed = (relations.filter(pl.col("relation") == "manages")
+               .group_by(sender_id="from_party", maintain_order=True).agg(managed="to_party", managed_refs="ref"))
     # each worker's top director (the edges come sorted by instructions) and the first of their messages
-    tops = edges.group_by("worker_id", maintain_order=True).first()
-    for top in tops.iter_rows(named=True):
-        worker, director = top["worker_id"], top["sender_id"]
-        managed = [b for _, b, r in graph.out_edges(director, data="relation") if r == "manages"]
-        organisation = managed[0] if managed else director
-        engaged_by = sorted(a for a, _, r in graph.in_edges(worker, data="relation") if r == "engages")
-        path = [director, worker]
-        if managed:
-            path = [organisation, director, worker]
-        linked = [e for e in engaged_by if e in chain and organisation in chain and nx.has_path(chain, e, organisation)]
-        if linked:
-            path = nx.shortest_path(chain, linked[0], organisation)[:-1] + path
-        refs = [graph.edges[a, b]["ref"] for a, b in
-                [(e, worker) for e in engaged_by] + [(director, m) for m in managed]]
-        out.append({"worker_id": worker, "directed_by": director, "instructions": top["instructions"],
-                    "directing_party": organisation, "engaged_by": engaged_by,
-                    # unknown (null) when no relation says whom the director manages
-                    "mismatch": organisation not in engaged_by if engaged_by and managed else None,
-                    "path": render_path(graph, path), "refs": [*refs, top["first_ref"]]})
-    schema = {"worker_id": pl.String, "directed_by": pl.String, "instructions": pl.Int64, "directing_party": pl.String,
-              "engaged_by": pl.List(pl.String), "mismatch": pl.Boolean, "path": pl.String,
-              "refs": pl.List(pl.Struct({"table": pl.String, "src": pl.String, "src_row": pl.Int64}))}
-    return pl.DataFrame(out, schema=schema)
+    tops = (instruction_edges(inputs).group_by("worker_id", maintain_order=True).first()
+            .join(managed, on="sender_id", how="left", maintain_order="left")
+            .join(engaged, on="worker_id", how="left", maintain_order="left")
+            .with_columns(pl.col("engaged_by", "engaged_refs", "managed_refs").fill_null([]),
+                          organisation=pl.coalesce(pl.col("managed").list.first(), "sender_id")))
+    graph = case_graph(relations)
+    engagers = tops.select("worker_id", "organisation", engager="engaged_by").explode("engager").drop_nulls()
+    paths = chain_paths(graph, engagers.select("engager", "organisation").unique(maintain_order=True))
+    # the first engaging party (in name order) the chain links to the organisation
+    linked = (engagers.join(paths, on=["engager", "organisation"], maintain_order="left").drop_nulls("chain")
+              .group_by("worker_id", maintain_order=True).agg(pl.col("chain").first()))
+    hops = tops.filter(pl.col("managed").is_not_null()).select("organisation", "sender_id").unique(maintain_order=True)
+    hops = hops.with_columns(hop=pl.Series([_hop(graph, *pair) for pair in hops.iter_rows()], dtype=pl.String))
+    directed = (tops.join(linked, on="worker_id", how="left", maintain_order="left")
+                .join(hops, on=["organisation", "sender_id"], how="left", maintain_order="left"))
+    return directed.select(
+        "worker_id", directed_by="sender_id", instructions=pl.col("instructions").cast(pl.Int64),
+        directing_party="organisation", engaged_by="engaged_by",
+        # unknown (null) when no relation says whom the director manages
+        mismatch=pl.when((pl.col("engaged_by").list.len() > 0) & pl.col("managed").is_not_null())
+        .then(~pl.col("engaged_by").list.contains(pl.col("organisation"))),
+        path=pl.concat_str(pl.coalesce("chain", "organisation"), pl.col("hop").fill_null(""),
+                           pl.format(" —instructs ×{}→ {}", "instructions", "worker_id")),
+        refs=pl.concat_list("engaged_refs", "managed_refs", "first_ref"))
 
 
 def supervisor_instructions(inputs: Inputs) -> Measured:
