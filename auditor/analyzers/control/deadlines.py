@@ -50,7 +50,13 @@ def delivered(orders: pl.DataFrame, tz: str) -> pl.LazyFrame:
 
 
 def order_ratios(inputs: Inputs) -> pl.DataFrame:
-    """Delivered orders with promised_s, actual_s, realistic_s, ratio, late, day (local) and week."""
+    """Delivered orders with promised_s, actual_s, realistic_s, ratio, late, day (local) and week;
+    once per shared run (the deadline indicators, the platforms' measures and an engine's station
+    ratios read them)."""
+    return context.frame(inputs.case, "order ratios", lambda: _order_ratios(inputs), inputs.settings)
+
+
+def _order_ratios(inputs: Inputs) -> pl.LazyFrame:
     done = delivered(inputs.orders.select(RATIO_COLUMNS), inputs.case.tz)
     bands = order_bands(inputs)
     speed = inputs.settings.deadline_speed_kmh
@@ -61,7 +67,7 @@ def order_ratios(inputs: Inputs) -> pl.DataFrame:
         ratio=pl.col("promised_s") / pl.col("realistic_s"),
         late=pl.col("delivered_at") > pl.col("deadline_at"),
         day_index=(pl.col("day") - first_day).dt.total_days(),
-    ).with_columns(week=pl.col("day_index") // 7).collect()
+    ).with_columns(week=pl.col("day_index") // 7)
 
 
 def order_bands(inputs: Inputs) -> pl.DataFrame:
