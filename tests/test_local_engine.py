@@ -13,12 +13,14 @@ from engine_city import (
     assert_same_measures,
     build_city,
 )
+from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from auditor import analyzers
+from auditor.analyzers.control.common import CARRIED, carried
 from auditor.case import Case
 from auditor.cli import app
-from auditor.engines import local
+from auditor.engines import local, parts
 from auditor.findings import EVIDENCE, Findings
 from auditor.report import write_dossier
 from auditor.settings import Settings
@@ -166,3 +168,17 @@ def test_the_default_budget_is_one_run_or_parts_sharing_it(city, monkeypatch):
     run = result.measures["local_engine"].row(0, named=True)
     assert run["rows_per_part"] == held // 4 and run["parts"] >= 4 and run["processes"] == 2
     assert_same(whole, result)
+
+
+def test_a_part_keeps_the_findings_and_evidence_of_its_home_workers_only(city):
+    case_dir, whole = city
+    home = pl.DataFrame({"worker_id": ["R0001", "R0004", "R0011"]})  # the rest of the case is someone else's
+    case = Case.load(case_dir)
+    references = {name: parts.whole_case_reference(case, name, Settings()) for name in parts.KEYED_REFERENCES}
+    references[CARRIED] = carried(case.table("activity"), case.table("schedules"), case.table("messages"))
+    kept = {kind: frame for kind, _, frame in parts.run_part(case, home, references, Settings())
+            if kind in ("findings", "evidence")}
+    theirs = whole.findings.join(home, on="worker_id", how="semi")
+    assert 0 < theirs.height < whole.findings.height
+    assert sorted(kept["findings"]["finding_id"]) == sorted(theirs["finding_id"])
+    assert_frame_equal(kept["evidence"].sort(pl.all()), whole.evidence_of(theirs).sort(pl.all()))
