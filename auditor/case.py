@@ -79,11 +79,11 @@ class Scratch:
         return spill(frame, self.path / name)
 
 
-def spill(frame: pl.DataFrame, path: Path) -> Path:
-    """``frame`` as the Parquet file ``path``, in lz4: a spilled file is read back soon, once or
-    twice, so speed counts over size."""
+def spill(frame: pl.DataFrame, path: Path, compression: str = "lz4") -> Path:
+    """``frame`` as the Parquet file ``path``, by default in lz4: a spilled file is read back soon,
+    once or twice, so speed counts over size."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(path, compression="lz4")
+    frame.write_parquet(path, compression=compression)
     return path
 
 
@@ -138,7 +138,7 @@ class Case:
             target = directory / f"{name}.parquet"
             source = self._files.get(name)
             if source and frame is self._as_loaded.get(name) and source.is_file():
-                _link_or_copy(source, target)
+                link_or_copy(source, target)
             else:
                 _write(name, frame, target)
         (directory / MANIFEST).write_text(json.dumps(self.manifest, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -208,7 +208,7 @@ def _checked(name: str, frame: pl.LazyFrame) -> pl.LazyFrame:
     return frame
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: Path, target: Path) -> None:
     if target.exists() and target.samefile(source):
         return
     target.unlink(missing_ok=True)

@@ -197,7 +197,7 @@ def audit(
                                              "see README, Spark engine).")] = "local",
     evidence_csv: Annotated[bool | None, typer.Option(
         help="Write evidence.csv too (default: only when a spreadsheet can open all its rows; "
-             "evidence.parquet always holds every row).")] = None,
+             "evidence/ always holds every row, as Parquet).")] = None,
     rows_per_part: Annotated[int | None, typer.Option(
         min=1, help="Local engine: a case with more rows of orders, activity and messages is audited in parts "
                     "of at most this many (memory follows the parts running; the results are the same). "

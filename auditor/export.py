@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from auditor import __version__
-from auditor.case import Case, sha256
+from auditor.case import Case, link_or_copy, sha256
 from auditor.findings import EVIDENCE, FINDINGS, Findings
 from auditor.settings import Settings
 
@@ -22,6 +22,16 @@ from auditor.settings import Settings
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Excel and LibreOffice Calc open at most 1,048,576 rows (the header is one) and drop the rest.
 SPREADSHEET_ROWS = 1_048_575
+# An audit's evidence: Parquet files in a folder (an engine's parts write theirs in this form, and
+# the audit's folder takes them as they are: rewriting a city's 84.7 M rows into one file took
+# 6-8 s), and an index naming the file that holds each worker's rows, so that one worker's
+# evidence is read from that file alone.
+EVIDENCE_DIR = "evidence"
+EVIDENCE_INDEX = "evidence_files.parquet"
+EVIDENCE_COMPRESSION = "zstd"
+# as written: the original file next to the source id
+OUTPUT_EVIDENCE = {"finding_id": pl.String, "table": pl.String, "src": pl.String, "file": pl.String,
+                   "src_row": pl.Int64}
 
 
 def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
@@ -51,13 +61,13 @@ def write_table(frame: pl.DataFrame | pl.LazyFrame, out: Path, name: str, csv: b
         spreadsheet_safe(frame).write_csv(out / f"{name}.csv")
 
 
-def evidence_with_files(result: Findings, case: Case) -> pl.LazyFrame:
+def evidence_with_files(evidence: pl.DataFrame | pl.LazyFrame, case: Case) -> pl.LazyFrame:
     """Evidence rows with the original file path next to the source id, as a reader needs them."""
     files = pl.LazyFrame({"src": [s.src for s in case.sources], "file": [s.path for s in case.sources]},
                          schema={"src": pl.String, "file": pl.String})
     # a join, not replace_strict: the streaming sink runs it part by part, while a replace_strict
     # made it gather all the rows first (84.7 M rows: 9 GB against 0.4 GB)
-    return (result.evidence.lazy().join(files, on="src", how="left", maintain_order="left")
+    return (evidence.lazy().join(files, on="src", how="left", maintain_order="left")
             .select("finding_id", "table", "src", "file", "src_row"))
 
 
@@ -102,14 +112,15 @@ def csv_note(name: str, rows: int) -> str | None:
 
 def evidence_csv_note(rows: int, csv: bool | None) -> str | None:
     """Why evidence.csv was not written, or None when it is: by default (``csv`` None) only when a
-    spreadsheet can open it whole; a city's tens of millions of rows are for evidence.parquet and
+    spreadsheet can open it whole; a city's tens of millions of rows are for evidence/ and
     each worker's dossier (``auditor report``), not for a spreadsheet that silently cuts them."""
     if csv or (csv is None and rows <= SPREADSHEET_ROWS):
         return None
     if csv is None:
-        return (f"{csv_note('evidence', rows)}, and `auditor report <this folder> --worker ID` writes a worker's "
-                "evidence as CSV from it (`auditor audit --evidence-csv` writes it anyway)")
-    return "evidence.csv not written (--no-evidence-csv); evidence.parquet holds every row"
+        return (f"evidence.csv not written: its {rows:,} rows exceed the {SPREADSHEET_ROWS:,} a spreadsheet opens; "
+                f"{EVIDENCE_DIR}/ holds every row (Parquet), and `auditor report <this folder> --worker ID` writes "
+                "a worker's evidence as CSV from it (`auditor audit --evidence-csv` writes it anyway)")
+    return f"evidence.csv not written (--no-evidence-csv); {EVIDENCE_DIR}/ holds every row (Parquet)"
 
 
 def write_audit(result: Findings, case: Case, out: Path, settings: dict, evidence_csv: bool | None = None) -> dict:
@@ -117,8 +128,9 @@ def write_audit(result: Findings, case: Case, out: Path, settings: dict, evidenc
     case's canonical tables and the manifest, which it returns (``not_written``: each CSV left out
     and why). ``evidence_csv``: None = when it fits a spreadsheet."""
     out.mkdir(parents=True, exist_ok=True)
-    tables = {"evidence": evidence_with_files(result, case), "findings": result.findings, **result.measures}
-    written, left_out = write_tables(tables, out, {"evidence": evidence_csv_note(result.evidence_count(), evidence_csv)})
+    written, left_out = write_evidence(result, case, out, evidence_csv_note(result.evidence_count(), evidence_csv))
+    tables, notes = write_tables({"findings": result.findings, **result.measures}, out)
+    written, left_out = written + tables, left_out + notes
     case.save(out / "case")
     # the case's tables too: every record a dossier or the app shows from the audit is read from them
     written += [f"case/{path.name}" for path in (out / "case").iterdir() if path.is_file()]
@@ -128,6 +140,54 @@ def write_audit(result: Findings, case: Case, out: Path, settings: dict, evidenc
                 **({"not_written": left_out} if left_out else {})}
     write_manifest(out, manifest)
     return manifest
+
+
+def write_evidence(result: Findings, case: Case, out: Path, csv_note: str | None) -> tuple[list[str], list[str]]:
+    """The evidence rows in ``out``/evidence/ (``OUTPUT_EVIDENCE``): an engine's part files as they
+    are, linked or copied, with the index of each worker's file (``EVIDENCE_INDEX``); else one
+    file. evidence.csv too when ``csv_note`` is None, else the note. The files written, the notes."""
+    folder = out / EVIDENCE_DIR
+    # a former audit's evidence in this folder goes: no reader should take its rows for this one's
+    for stale in [out / "evidence.parquet", out / EVIDENCE_INDEX, out / "evidence.csv", *folder.glob("part-*.parquet")]:
+        stale.unlink(missing_ok=True)
+    folder.mkdir(exist_ok=True)
+    if result.evidence_files is not None:
+        names = {path: f"{EVIDENCE_DIR}/part-{n:06d}.parquet"
+                 for n, path in enumerate(sorted(result.evidence_files["path"].unique()))}
+        for path, name in names.items():
+            link_or_copy(Path(path), out / name)
+        result.evidence_files.select("worker_id", file=pl.col("path").replace_strict(names)).write_parquet(
+            out / EVIDENCE_INDEX)
+        written = [*names.values(), EVIDENCE_INDEX]
+    else:
+        written = [f"{EVIDENCE_DIR}/part-000000.parquet"]
+        evidence_with_files(result.evidence, case).sink_parquet(out / written[0], compression=EVIDENCE_COMPRESSION)
+    if csv_note is not None:
+        return written, [csv_note]
+    spreadsheet_safe(scan_evidence(out, written).collect()).write_csv(out / "evidence.csv")
+    return [*written, "evidence.csv"], []
+
+
+def scan_evidence(folder: Path, names: list[str]) -> pl.LazyFrame:
+    """The evidence files ``names`` (of an audit's folder) as one table (``OUTPUT_EVIDENCE``); a
+    file without the contract's columns is an error naming it."""
+    paths = [_with_columns(folder / name, EVIDENCE) for name in names if name.endswith(".parquet")
+             and name != EVIDENCE_INDEX]
+    return pl.scan_parquet(paths, schema=OUTPUT_EVIDENCE, missing_columns="insert")
+
+
+def evidence_files(outputs: list[str] | dict[str, str]) -> list[str]:
+    """The evidence files among an audit's outputs: evidence/ (an audit written before holds one
+    evidence.parquet)."""
+    return [name for name in outputs if name.startswith(f"{EVIDENCE_DIR}/")] or ["evidence.parquet"]
+
+
+def audit_evidence(folder: str | Path) -> pl.LazyFrame:
+    """Every evidence row of the audit in ``folder`` as written (``OUTPUT_EVIDENCE``), from the
+    files its manifest lists (without checking their sha256, as ``read_audit`` does)."""
+    folder = Path(folder)
+    outputs = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("outputs", [])
+    return scan_evidence(folder, evidence_files(outputs))
 
 
 def hashes(folder: Path, names: list[str]) -> dict[str, str]:
@@ -151,7 +211,8 @@ class SavedAudit:
 def is_audit(folder: str | Path) -> bool:
     """Whether ``folder`` holds an audit ``write_audit`` wrote (findings, evidence, its case)."""
     folder = Path(folder)
-    return all((folder / name).is_file() for name in ("manifest.json", "findings.parquet", "evidence.parquet")) \
+    evidence = (folder / EVIDENCE_DIR).is_dir() or (folder / "evidence.parquet").is_file()  # the latter: written before evidence/
+    return evidence and all((folder / name).is_file() for name in ("manifest.json", "findings.parquet")) \
         and Case.is_saved(folder / "case")
 
 
@@ -173,12 +234,13 @@ def read_audit(folder: str | Path) -> SavedAudit:
     if changed := [name for name, digest in found.items() if digest != hashed[name]]:
         raise ValueError(f"{folder}: {', '.join(changed)} changed since the audit wrote it (its sha256 is not "
                          "the one in manifest.json)")
-    tables = [name for name in read_back if "/" not in name]
     findings = pl.read_parquet(_with_columns(folder / "findings.parquet", FINDINGS))
-    evidence = pl.scan_parquet(_with_columns(folder / "evidence.parquet", EVIDENCE)).select(list(EVIDENCE))
-    measures = {Path(name).stem: pl.read_parquet(folder / name) for name in tables
-                if name not in ("findings.parquet", "evidence.parquet")}
-    return SavedAudit(Case.load(folder / "case"), Findings(findings, evidence, measures),
+    evidence = scan_evidence(folder, evidence_files(read_back)).select(list(EVIDENCE))
+    index = (pl.read_parquet(folder / EVIDENCE_INDEX).select("worker_id", path=pl.lit(f"{folder}/") + pl.col("file"))
+             if EVIDENCE_INDEX in read_back else None)
+    measures = {Path(name).stem: pl.read_parquet(folder / name) for name in read_back
+                if "/" not in name and name not in ("findings.parquet", "evidence.parquet", EVIDENCE_INDEX)}
+    return SavedAudit(Case.load(folder / "case"), Findings(findings, evidence, measures, evidence_files=index),
                       Settings.from_dict(manifest.get("settings", {})), manifest)
 
 

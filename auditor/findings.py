@@ -50,12 +50,16 @@ class Findings:
 
     ``evidence`` is in memory, or a LazyFrame over Parquet files when an engine spilled a city's
     tens of millions of rows to disk (``auditor.engines.local``; ``scratch`` holds those files):
-    read it through ``evidence_of`` and ``evidence_count``, or stream it."""
+    read it through ``evidence_of`` and ``evidence_count``, or stream it. ``evidence_files``
+    (worker_id, path), where an engine wrote each worker's evidence rows into one file of such a
+    folder, in the audit's output form (``EVIDENCE`` and file): a worker's evidence is read from
+    that file alone, not from the city's."""
 
     findings: pl.DataFrame
     evidence: pl.DataFrame | pl.LazyFrame
     measures: dict[str, pl.DataFrame] = field(default_factory=dict)  # e.g. hours per worker-day
     scratch: object | None = field(default=None, compare=False, repr=False)  # a case.Scratch the evidence reads
+    evidence_files: pl.DataFrame | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def empty(cls) -> Findings:
@@ -74,8 +78,19 @@ class Findings:
 
     def evidence_of(self, findings: pl.DataFrame) -> pl.DataFrame:
         """The evidence rows of ``findings`` (a frame with finding_id), in memory, in their order."""
-        return (self.evidence.lazy().join(findings.lazy().select("finding_id"), on="finding_id", how="semi",
-                                          maintain_order="left").collect())
+        return (self._evidence_holding(findings).join(findings.lazy().select("finding_id"), on="finding_id",
+                                                      how="semi", maintain_order="left").collect())
+
+    def _evidence_holding(self, findings: pl.DataFrame) -> pl.LazyFrame:
+        """The evidence, or only the files that hold the evidence of ``findings``' workers."""
+        if self.evidence_files is None or "worker_id" not in findings.columns:
+            return self.evidence.lazy()
+        workers = findings.select("worker_id").unique()
+        if workers.join(self.evidence_files, on="worker_id", how="anti").height:  # a worker the files do not list
+            return self.evidence.lazy()
+        paths = self.evidence_files.join(workers, on="worker_id", how="semi")["path"].unique().sort()
+        return pl.scan_parquet(paths.to_list(), schema=EVIDENCE, extra_columns="ignore") if len(paths) else \
+            pl.LazyFrame(schema=EVIDENCE)
 
     def evidence_count(self) -> int:
         return self.evidence.lazy().select(pl.len()).collect().item()

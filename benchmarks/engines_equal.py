@@ -21,6 +21,7 @@ from polars.testing import assert_frame_equal
 
 from auditor.case import Case
 from auditor.engines import local as local_engine
+from auditor.export import audit_evidence
 from auditor.findings import EVIDENCE
 
 
@@ -53,7 +54,7 @@ def compare(case_dir: Path, report: Path) -> dict:
     local = local_engine.audit(Case.load(case_dir))
     findings = pl.read_parquet(report / "findings.parquet")
     ok_findings = same(local.findings, findings)
-    ours, theirs = fingerprints(local.evidence.lazy()), fingerprints(pl.scan_parquet(report / "evidence.parquet"))
+    ours, theirs = fingerprints(local.evidence.lazy()), fingerprints(audit_evidence(report))
     ok_evidence = same(ours, theirs)
     measures = {name: same(frame, pl.read_parquet(report / f"{name}.parquet"))
                 for name, frame in local.measures.items()

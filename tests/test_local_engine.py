@@ -16,7 +16,7 @@ from engine_city import (
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
-from auditor import analyzers
+from auditor import analyzers, export
 from auditor.analyzers.control.common import CARRIED, carried
 from auditor.case import Case
 from auditor.cli import app
@@ -72,10 +72,18 @@ def test_cli_in_parts_writes_every_finding_and_evidence_row_of_one_run(city, tmp
     assert run.exit_code == 0, run.output
     assert pl.read_parquet(out / "local_engine.parquet")["parts"].to_list() == [3]
     written = Findings(pl.read_parquet(out / "findings.parquet"),
-                       pl.read_parquet(out / "evidence.parquet").select(list(EVIDENCE)))
+                       export.audit_evidence(out).select(list(EVIDENCE)).collect())
     assert_same(whole, written)
     assert pl.read_csv(out / "evidence.csv").height == whole.evidence_count()  # fits a spreadsheet: written
     assert f"with {whole.evidence_count()} evidence rows" in run.output
+    # the parts' evidence files as the parts wrote them, and which holds each worker's rows
+    assert sorted(path.name for path in (out / "evidence").iterdir()) == [f"part-00000{n}.parquet" for n in range(3)]
+    saved = export.read_audit(out).result
+    assert saved.evidence_files["worker_id"].n_unique() == 12 and saved.evidence_files["path"].n_unique() == 3
+    for worker in ("R0003", "R0011"):  # read from the worker's file: as from every file, in the same order
+        theirs = saved.findings.filter(pl.col("worker_id") == worker)
+        assert_frame_equal(saved.evidence_of(theirs), Findings(saved.findings, saved.evidence).evidence_of(theirs))
+        assert saved.evidence_of(theirs).height > 100
 
 
 def test_a_dossier_reads_the_spilled_evidence_of_its_worker(city, in_parts, tmp_path):

@@ -18,7 +18,7 @@ from engine_city import (
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
-from auditor import analyzers
+from auditor import analyzers, export
 from auditor.analyzers import context, worktime
 from auditor.analyzers.control import pay
 from auditor.analyzers.control.common import CARRIED, Inputs, carried
@@ -47,7 +47,7 @@ def test_cli_on_spark_gives_every_finding_and_evidence_row_of_the_local_engine(c
     assert '"engine": "spark"' in (out / "manifest.json").read_text(encoding="utf-8")
     assert pl.read_parquet(out / "spark_engine.parquet")["buckets"].to_list() == [1]  # 12 workers: one bucket
     written = Findings(pl.read_parquet(out / "findings.parquet"),
-                       pl.read_parquet(out / "evidence.parquet").select(list(EVIDENCE)))
+                       export.audit_evidence(out).select(list(EVIDENCE)).collect())
     assert_same(local, written)
     for name in ("daily_hours", "worker_days", "overtime", "offhours_summary", "scorecard", "measurability"):
         frame = local.measures[name]

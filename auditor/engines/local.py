@@ -44,6 +44,7 @@ from auditor.engines.parts import (
     stale_parts,
     whole_case_reference,
 )
+from auditor.export import EVIDENCE_COMPRESSION, evidence_with_files
 from auditor.findings import EVIDENCE, Findings
 from auditor.settings import Settings
 
@@ -104,9 +105,12 @@ def audit(case: Case, settings: Settings | None = None, workers_per_part: int | 
     del ratios
     parts = grouped(_read_back(results))
     parts["measure"].update({name: [frame] for name, frame in stations.items()})
-    evidence = pl.scan_parquet(sorted(scratch.path.glob("evidence-*.parquet")), schema=EVIDENCE)
+    files = {part: frame["path"][0] for part, kind, _, frame in results if kind == "evidence"}
+    evidence = pl.scan_parquet(sorted(files.values()), schema=EVIDENCE, extra_columns="ignore")
     result = assemble(parts, references, case.tz, settings, evidence=evidence)
     result.scratch = scratch
+    result.evidence_files = pl.DataFrame({WORKER: [w for part in files for w in members[part]],
+                                          "path": [files[part] for part in files for _ in members[part]]})
     result.measures["local_engine"] = pl.DataFrame(
         {"parts": len(members), "workers": sum(map(len, members)), "workers_per_part": workers_per_part,
          "rows_per_part": rows_per_part, "parts_run_again": len(stale), "processes": min(processes, len(members))},
@@ -214,8 +218,11 @@ def _run(case: Case, part: int, workers: list[str], copies: pl.DataFrame, refere
     results = []
     for kind, name, frame in run_part(part_case(case, workers, copies), home, references, settings,
                                       station_ratios=True):
+        if kind == "evidence":  # in the audit's output form: an audit's folder takes the file as it is
+            frame = evidence_with_files(frame, case).collect()
         if kind in SPILLED and frame.width:
-            path = spill(frame, scratch / f"{kind}-{name}-{part:06d}.parquet")
+            path = spill(frame, scratch / f"{kind}-{name}-{part:06d}.parquet",
+                         EVIDENCE_COMPRESSION if kind == "evidence" else "lz4")
             frame = pl.DataFrame({"path": [str(path)]})
         results.append((part, kind, name, frame))
     return results
