@@ -191,3 +191,23 @@ def test_the_dossier_of_the_audit_s_random_sample(audit_folder, tmp_path, monkey
     assert all((tmp_path / "d" / page).is_file() for page in manifest["pages"].values())
     nobody = runner.invoke(app, ["report", str(audit_folder), "--out", str(tmp_path / "e")])
     assert nobody.exit_code == 2 and "--worker ID" in nobody.output and "--sample" in nobody.output
+
+
+def test_an_audit_written_before_evidence_was_a_folder_still_reads(audit_folder):
+    expected = read_audit(audit_folder).result.evidence.collect()
+    manifest = json.loads((audit_folder / "manifest.json").read_text(encoding="utf-8"))
+    shutil.move(audit_folder / "evidence" / "part-000000.parquet", audit_folder / "evidence.parquet")
+    (audit_folder / "evidence").rmdir()
+    outputs = manifest["outputs"]
+    outputs["evidence.parquet"] = outputs.pop("evidence/part-000000.parquet")
+    (audit_folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert is_audit(audit_folder)
+    assert_frame_equal(read_audit(audit_folder).result.evidence.collect(), expected)
+
+
+def test_writing_an_audit_again_into_its_folder_leaves_no_former_evidence(audit_folder, small_case):
+    (audit_folder / "evidence" / "part-000007.parquet").write_bytes(b"from an earlier, larger audit")
+    result = local.audit(small_case, SETTINGS)
+    write_audit(result, small_case, audit_folder, SETTINGS.to_dict())
+    assert sorted(path.name for path in (audit_folder / "evidence").iterdir()) == ["part-000000.parquet"]
+    assert read_audit(audit_folder).result.evidence.collect().height == result.evidence.height
