@@ -79,8 +79,12 @@ def resolve(evidence: pl.DataFrame, case: Case) -> pl.DataFrame:
         cited = evidence.filter(pl.col("table") == table)
         time, record = record_columns(table, case.tz)
         if table in case.tables:
-            rows = (case.table(table).join(cited.select("src", "src_row").unique().lazy(), on=["src", "src_row"],
-                                           how="semi")
+            wanted = cited.select("src", "src_row").unique()
+            # first what the Parquet reader can decide from each row group's statistics: a worker's
+            # rows lie in few of a city's row groups (a rider's activity: 0.50 -> 0.004 s)
+            near = (pl.col("src").is_in(wanted["src"].unique().implode())
+                    & pl.col("src_row").is_between(wanted["src_row"].min(), wanted["src_row"].max()))
+            rows = (case.table(table).filter(near).join(wanted.lazy(), on=["src", "src_row"], how="semi")
                     .select("src", "src_row", time=time, record=record)
                     .unique(["src", "src_row"], keep="first").collect())
             cited = cited.join(rows, on=["src", "src_row"], how="left", maintain_order="left")
