@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -61,6 +61,11 @@ class Source:
     @classmethod
     def from_dict(cls, d: dict) -> Source:
         return cls(**{**d, "rejected": [Rejected(**r) for r in d.get("rejected", [])]})
+
+    def to_dict(self) -> dict:
+        """As ``dataclasses.asdict`` gives it, without its deep copy of every value (a city's 8,511
+        sources: 0.7 s -> ms, twice in each audit written)."""
+        return {**vars(self), "detected": dict(self.detected), "rejected": [vars(r).copy() for r in self.rejected]}
 
 
 class Scratch:
@@ -121,7 +126,7 @@ class Case:
             "format_version": FORMAT_VERSION,
             "timezone": self.tz,
             "settings": self.settings,
-            "sources": [asdict(s) for s in self.sources],
+            "sources": [s.to_dict() for s in self.sources],
         }
 
     def source(self, src: str) -> Source:

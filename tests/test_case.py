@@ -1,9 +1,10 @@
 import json
+from dataclasses import asdict
 
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from auditor.case import Case
+from auditor.case import Case, Rejected, Source
 
 
 def test_round_trip_is_identical(small_case, tmp_path):
@@ -49,3 +50,13 @@ def test_saving_a_loaded_case_links_unchanged_tables_and_rewrites_changed_ones(s
     assert again.table("orders").collect().height == 1
     assert_frame_equal(again.table("activity").collect(), small_case.table("activity").collect())
     assert again.manifest == small_case.manifest
+
+
+def test_a_source_as_a_dict_is_what_asdict_gives_and_reads_back():
+    source = Source(src="S1", name="orders.csv", path="platform_a/orders.csv", size=10, sha256="ab", connector="csv",
+                    detected={"encoding": "gb18030"}, rows_read=3, rows_kept=2, rows_rejected=1,
+                    rejected=[Rejected(line=4, code="fields", reason="2 fields, expected 19")])
+    as_dict = source.to_dict()
+    assert as_dict == asdict(source) and list(as_dict) == list(asdict(source))
+    as_dict["detected"]["encoding"] = "utf-8"  # a copy: the source keeps its own
+    assert source.detected == {"encoding": "gb18030"} and Source.from_dict(asdict(source)) == source
