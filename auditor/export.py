@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -146,22 +147,29 @@ def write_evidence(result: Findings, case: Case, out: Path, csv_note: str | None
     """The evidence rows in ``out``/evidence/ (``OUTPUT_EVIDENCE``): an engine's part files as they
     are, linked or copied, with the index of each worker's file (``EVIDENCE_INDEX``); else one
     file. evidence.csv too when ``csv_note`` is None, else the note. The files written, the notes."""
+    # written beside the folder first: the evidence may be read from the files it replaces
+    staging = Path(tempfile.mkdtemp(prefix=".evidence-", dir=out))
+    if result.evidence_files is not None:
+        names = {path: f"part-{n:06d}.parquet" for n, path in enumerate(sorted(result.evidence_files["path"].unique()))}
+        for path, name in names.items():
+            link_or_copy(Path(path), staging / name)
+        index = result.evidence_files.select("worker_id", file=pl.lit(f"{EVIDENCE_DIR}/") + pl.col("path").replace_strict(names))
+    else:
+        names = {None: "part-000000.parquet"}
+        evidence_with_files(result.evidence, case).sink_parquet(staging / names[None], compression=EVIDENCE_COMPRESSION)
+        index = None
     folder = out / EVIDENCE_DIR
     # a former audit's evidence in this folder goes: no reader should take its rows for this one's
     for stale in [out / "evidence.parquet", out / EVIDENCE_INDEX, out / "evidence.csv", *folder.glob("part-*.parquet")]:
         stale.unlink(missing_ok=True)
     folder.mkdir(exist_ok=True)
-    if result.evidence_files is not None:
-        names = {path: f"{EVIDENCE_DIR}/part-{n:06d}.parquet"
-                 for n, path in enumerate(sorted(result.evidence_files["path"].unique()))}
-        for path, name in names.items():
-            link_or_copy(Path(path), out / name)
-        result.evidence_files.select("worker_id", file=pl.col("path").replace_strict(names)).write_parquet(
-            out / EVIDENCE_INDEX)
-        written = [*names.values(), EVIDENCE_INDEX]
-    else:
-        written = [f"{EVIDENCE_DIR}/part-000000.parquet"]
-        evidence_with_files(result.evidence, case).sink_parquet(out / written[0], compression=EVIDENCE_COMPRESSION)
+    for name in names.values():
+        (staging / name).replace(folder / name)
+    staging.rmdir()
+    written = [f"{EVIDENCE_DIR}/{name}" for name in names.values()]
+    if index is not None:
+        index.write_parquet(out / EVIDENCE_INDEX)
+        written.append(EVIDENCE_INDEX)
     if csv_note is not None:
         return written, [csv_note]
     spreadsheet_safe(scan_evidence(out, written).collect()).write_csv(out / "evidence.csv")

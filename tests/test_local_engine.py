@@ -84,6 +84,9 @@ def test_cli_in_parts_writes_every_finding_and_evidence_row_of_one_run(city, tmp
         theirs = saved.findings.filter(pl.col("worker_id") == worker)
         assert_frame_equal(saved.evidence_of(theirs), Findings(saved.findings, saved.evidence).evidence_of(theirs))
         assert saved.evidence_of(theirs).height > 100
+    rows = saved.evidence.collect()
+    export.write_audit(saved, Case.load(out / "case"), out, {})  # its part files written over themselves
+    assert_frame_equal(export.read_audit(out).result.evidence.collect(), rows)
 
 
 def test_a_dossier_reads_the_spilled_evidence_of_its_worker(city, in_parts, tmp_path):

@@ -211,3 +211,11 @@ def test_writing_an_audit_again_into_its_folder_leaves_no_former_evidence(audit_
     write_audit(result, small_case, audit_folder, SETTINGS.to_dict())
     assert sorted(path.name for path in (audit_folder / "evidence").iterdir()) == ["part-000000.parquet"]
     assert read_audit(audit_folder).result.evidence.collect().height == result.evidence.height
+
+
+def test_a_saved_audit_written_again_into_its_own_folder_keeps_its_evidence(audit_folder):
+    saved = read_audit(audit_folder)
+    rows = saved.result.evidence.collect()
+    write_audit(saved.result, saved.case, audit_folder, saved.settings.to_dict())  # its evidence read from there
+    assert_frame_equal(read_audit(audit_folder).result.evidence.collect(), rows)
+    assert not [path for path in audit_folder.iterdir() if path.name.startswith(".evidence-")]
