@@ -102,13 +102,14 @@ def write_manifest(out: Path, manifest: dict) -> Path:
     return path
 
 
-def csv_note(name: str, rows: int) -> str | None:
+def csv_note(name: str, rows: int, holder: str | None = None) -> str | None:
     """Why ``name``.csv was not written, or None when a spreadsheet can open all its rows (one
-    that cannot silently cuts them: a city's classified messages or evidence are millions)."""
+    that cannot silently cuts them: a city's classified messages or evidence are millions);
+    ``holder``: what holds every row instead (by default ``name``.parquet)."""
     if rows <= SPREADSHEET_ROWS:
         return None
     return (f"{name}.csv not written: its {rows:,} rows exceed the {SPREADSHEET_ROWS:,} a spreadsheet opens; "
-            f"{name}.parquet holds every row")
+            f"{holder or f'{name}.parquet'} holds every row")
 
 
 def evidence_csv_note(rows: int, csv: bool | None) -> str | None:
@@ -118,10 +119,9 @@ def evidence_csv_note(rows: int, csv: bool | None) -> str | None:
     if csv or (csv is None and rows <= SPREADSHEET_ROWS):
         return None
     if csv is None:
-        return (f"evidence.csv not written: its {rows:,} rows exceed the {SPREADSHEET_ROWS:,} a spreadsheet opens; "
-                f"{EVIDENCE_DIR}/ holds every row (Parquet), and `auditor report <this folder> --worker ID` writes "
-                "a worker's evidence as CSV from it (`auditor audit --evidence-csv` writes it anyway)")
-    return f"evidence.csv not written (--no-evidence-csv); {EVIDENCE_DIR}/ holds every row (Parquet)"
+        return (f"{csv_note('evidence', rows, f'{EVIDENCE_DIR}/ (Parquet)')}, and `auditor report <this folder> "
+                "--worker ID` writes a worker's evidence as CSV from it (`auditor audit --evidence-csv` writes it anyway)")
+    return f"evidence.csv not written (--no-evidence-csv); {EVIDENCE_DIR}/ (Parquet) holds every row"
 
 
 def write_audit(result: Findings, case: Case, out: Path, settings: dict, evidence_csv: bool | None = None) -> dict:

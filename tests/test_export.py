@@ -16,7 +16,7 @@ def test_evidence_beyond_a_spreadsheet_goes_to_parquet_only_and_the_manifest_say
     assert (tmp_path / "auto" / "findings.csv").exists()
     manifest = json.loads((tmp_path / "auto" / "manifest.json").read_text(encoding="utf-8"))
     (note,) = [note for note in manifest["not_written"] if note.startswith("evidence.csv")]
-    assert f"{result.evidence.height:,} rows" in note and "evidence/ holds every row" in note
+    assert f"{result.evidence.height:,} rows" in note and "evidence/ (Parquet) holds every row" in note
 
     export.write_audit(result, small_case, tmp_path / "asked", {}, evidence_csv=True)
     assert pl.read_csv(tmp_path / "asked" / "evidence.csv").height == result.evidence.height
