@@ -71,6 +71,11 @@ def test_workers_split_over_buckets_get_every_finding_of_the_local_engine(city, 
     # each worker's findings come from one bucket only: no partial copies of a colleague
     assert result.findings["finding_id"].is_unique().all()
     assert_same_measures(local, result)
+    # each bucket's evidence file holds its workers' rows: a worker's evidence is read from it alone
+    assert result.evidence_files["path"].n_unique() == 4
+    for worker in ("R0003", "R0011"):
+        theirs = result.findings.filter(pl.col("worker_id") == worker)
+        assert_frame_equal(result.evidence_of(theirs), Findings(result.findings, result.evidence).evidence_of(theirs))
 
 
 def test_a_case_without_worker_rows_gives_the_local_engines_empty_tables(city, spark, tmp_path):

@@ -69,7 +69,8 @@ import polars as pl
 from auditor import schema
 from auditor.analyzers import context
 from auditor.analyzers.control.common import CARRIED, Inputs, carried
-from auditor.case import MANIFEST, Case, Scratch
+from auditor.case import MANIFEST, Case, Scratch, Source
+from auditor.case import spill as spill_file
 from auditor.engines.parts import (
     KEYED_REFERENCES,
     PER_WORKER_TABLES,
@@ -86,6 +87,7 @@ from auditor.engines.parts import (
     stale_parts,
     station_measures,
 )
+from auditor.export import EVIDENCE_COMPRESSION, evidence_with_files
 from auditor.findings import EVIDENCE, Findings
 from auditor.settings import Settings
 
@@ -142,7 +144,8 @@ def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: 
     spark = spark or session()
     _scratch_on_driver(spark, scratch)  # a cluster without a shared scratch folder fails before any work
     case_dir = str(case_dir).rstrip("/")
-    tz = json.loads(spark.read.text(f"{case_dir}/{MANIFEST}", wholetext=True).first()[0])["timezone"]
+    manifest = json.loads(spark.read.text(f"{case_dir}/{MANIFEST}", wholetext=True).first()[0])
+    tz = manifest["timezone"]
     tables = {name: _read(spark, case_dir, name) for name in schema.TABLES}
     small = {name: _to_polars(tables[name], name) for name in SHARED_TABLES}
     n_workers = (tables["orders"].select(WORKER).union(tables["activity"].select(WORKER))
@@ -156,19 +159,28 @@ def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: 
 
     routed = _routed(tables, small["participants"], buckets, F)
     spill = Scratch(prefix="auditor-spark-evidence-")  # the buckets' evidence, on the driver's disk
-    results = _run_buckets(routed, broadcast, references, tz, settings, scratch, spill)
+    # in the audit's output form (the original file next to the source id): an audit's folder
+    # takes the files as they are
+    sourced = Case({}, tz=tz, sources=[Source.from_dict(source) for source in manifest.get("sources", [])])
+    keep = lambda bucket, frame: spill_file(evidence_with_files(frame, sourced).collect(),
+                                            spill.path / f"evidence-{bucket:06d}.parquet", EVIDENCE_COMPRESSION)
+    results = _run_buckets(routed, broadcast, references, tz, settings, scratch, keep)
     spans = case_spans(results)
     if stale := stale_parts(results, spans):  # a bucket's period short of the case's: run it again
         again = _run_buckets(routed.filter(F.col("_bucket").isin(stale)), broadcast, {**references, **spans}, tz,
-                             settings, scratch, spill)
+                             settings, scratch, keep)
         results = [row for row in results if row[0] not in stale] + again
     parts = grouped(results)
     parts["measure"].update(grouped(_collect(_per_group(orders, "station_id", station_measures, references, tz,
                                                        settings), scratch))["measure"])
     spilled = sorted(spill.path.glob("evidence-*.parquet"))
-    evidence = pl.scan_parquet(spilled, schema=EVIDENCE) if spilled else None
+    evidence = pl.scan_parquet(spilled, schema=EVIDENCE, extra_columns="ignore") if spilled else None
     result = assemble(parts, references, tz, settings, evidence=evidence)
     result.scratch = spill
+    # a bucket's evidence file holds every row of its home workers' findings
+    homes = [frame.select(WORKER, path=pl.lit(str(spill.path / f"evidence-{bucket:06d}.parquet")))
+             for bucket, kind, _, frame in results if kind == "findings"]
+    result.evidence_files = pl.concat(homes).unique(WORKER) if homes and spilled else None
     result.measures["spark_engine"] = pl.DataFrame(
         {"buckets": buckets, "workers": n_workers, "workers_per_bucket": WORKERS_PER_BUCKET,
          "buckets_run_again": len(stale)})
@@ -254,9 +266,9 @@ def _payload_table(bucket: int, rows: list[tuple[str, str, pl.DataFrame]]):
 
 
 def _run_buckets(routed, broadcast, references: dict[str, pl.DataFrame], tz: str,
-                 settings: Settings, scratch: str | None, spill: Scratch) -> list[Result]:
+                 settings: Settings, scratch: str | None, spill: Callable[[int, pl.DataFrame], object]) -> list[Result]:
     """Every bucket of ``routed`` audited with ``references`` injected; each bucket's evidence
-    written to ``spill`` as it is read (a bucket run again replaces its file), not returned."""
+    given to ``spill(bucket, frame)`` as it is read (a bucket run again replaces its file), not returned."""
     shipped = routed.sparkSession.sparkContext.broadcast({name: _ipc(frame) for name, frame in references.items()})
     return _collect(routed.groupBy("_bucket").applyInArrow(
         lambda rows: _analyse_bucket(rows, broadcast, shipped, tz, settings), PAYLOAD), scratch, spill)
@@ -322,10 +334,10 @@ def _per_group(orders, key: str, measures: Callable[[Inputs], dict], references:
         lambda rows: _analyse_group(rows, tz, settings, measures, shipped), PAYLOAD)
 
 
-def _collect(payloads, scratch: str | None, spill: Scratch | None = None) -> list[Result]:
+def _collect(payloads, scratch: str | None, spill: Callable[[int, pl.DataFrame], object] | None = None) -> list[Result]:
     """(bucket, kind, name, frame) of every payload, in bucket order. The executors write the payloads
     as Parquet under ``scratch`` and the driver reads them a batch at a time, so neither the JVM nor
-    Python holds them all as raw bytes; the evidence goes on to ``spill`` (the result scans it
+    Python holds them all as raw bytes; the evidence goes to ``spill`` at once (the result scans it
     there). Sorted here, not by Spark: an ``orderBy`` samples its input to place the ranges, and
     that sampling job runs every bucket's analysis once more before the sort runs it again (1,000
     riders: 135 s with it, 85 s without)."""
@@ -339,7 +351,7 @@ def _collect(payloads, scratch: str | None, spill: Scratch | None = None) -> lis
         for bucket, kind, name, payload in rows:
             frame = _frame(payload)
             if spill is not None and kind == "evidence":  # to disk at once: most of a city's results
-                spill.write(frame, f"evidence-{bucket:06d}.parquet")
+                spill(bucket, frame)
             else:
                 results.append((bucket, kind, name, frame))
     finally:
