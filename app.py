@@ -71,8 +71,8 @@ def analyse(case_key: str, settings_key: str, _case: Case, _settings: Settings) 
 @st.cache_data(show_spinner=False, max_entries=64)
 def rider_views(case_key: str, settings_key: str, worker: str, _case: Case, _result: Findings) -> dict:
     messages = views.worker_messages(_case, _result, worker)
-    # every finding's evidence of the rider at once: a saved city audit's evidence is one scan of
-    # 85 M rows (~1 s) however few are asked for, so one scan per rider, not one per finding shown
+    # every finding's evidence of the rider at once, read (from the rider's file of a city audit's
+    # evidence) and resolved once per rider, not once per finding shown
     evidence = resolve(_result.evidence_of(_result.findings.filter(pl.col("worker_id") == worker)), _case)
     return {"timeline": views.timeline(_case, _result, worker), "messages": messages,
             "heatmap": views.offhours_heatmap(messages), "points": views.map_points(_case, worker),

@@ -88,12 +88,17 @@ class Findings:
         workers = findings.select("worker_id").unique()
         if workers.join(self.evidence_files, on="worker_id", how="anti").height:  # a worker the files do not list
             return self.evidence.lazy()
-        paths = self.evidence_files.join(workers, on="worker_id", how="semi")["path"].unique().sort()
-        return pl.scan_parquet(paths.to_list(), schema=EVIDENCE, extra_columns="ignore") if len(paths) else \
-            pl.LazyFrame(schema=EVIDENCE)
+        return scan_evidence_files(self.evidence_files.join(workers, on="worker_id", how="semi")["path"].unique()
+                                   .sort().to_list())
 
     def evidence_count(self) -> int:
         return self.evidence.lazy().select(pl.len()).collect().item()
+
+
+def scan_evidence_files(paths: list[str]) -> pl.LazyFrame:
+    """Evidence files an engine wrote (the contract's columns and any more, such as the original
+    file) as the contract's ``EVIDENCE`` table; none: no rows."""
+    return pl.scan_parquet(paths, schema=EVIDENCE, extra_columns="ignore") if paths else pl.LazyFrame(schema=EVIDENCE)
 
 
 def validate(findings: pl.DataFrame, evidence: pl.DataFrame, measures: dict | None = None) -> Findings:

@@ -20,10 +20,9 @@ import polars as pl
 
 from auditor import __version__
 from auditor.case import Case, Scratch
-from auditor.case import sha256 as _sha256
 from auditor.engines.local import part_members
 from auditor.evidence import RESOLVED, resolve
-from auditor.export import csv_note, run_stamp, write_manifest, write_tables
+from auditor.export import csv_note, hashes, run_stamp, write_manifest, write_tables
 from auditor.findings import EVIDENCE, FAMILIES, Findings
 from auditor.i18n import strings, t
 from auditor.views import for_worker, ranking, worker_views
@@ -342,7 +341,7 @@ def write_dossier(result: Findings, case: Case, workers: list[str], out: str | P
         "inputs": [{"src": s.src, "path": s.path, "size": s.size, "sha256": s.sha256, "connector": s.connector,
                     "rows_read": s.rows_read, "rows_kept": s.rows_kept, "rows_rejected": s.rows_rejected}
                    for s in case.sources],
-        "outputs": {p.name: _sha256(p) for p in written},
+        "outputs": hashes(out, [p.name for p in written]),
         **({"not_written": left_out} if left_out else {}),
     }
     return [*written, write_manifest(out, manifest)]

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from auditor import export, report, research, uploads, views
 from auditor.analyzers import run_all
-from auditor.case import Case, Source
+from auditor.case import Case, Source, sha256
 from auditor.cli import app
 from auditor.evidence import resolve
 from auditor.findings import Findings, validate
@@ -107,7 +107,7 @@ def test_dossier_of_the_small_case_lists_findings_evidence_and_manifest(small_ca
     assert manifest["workers"] == ["R1"] and manifest["settings"]["jurisdiction"] == "cn_standard"
     assert datetime.fromisoformat(manifest["run_at"]).tzinfo is not None and manifest["version"]
     for f in files[:-1]:
-        assert manifest["outputs"][f.name] == report._sha256(f)
+        assert manifest["outputs"][f.name] == sha256(f)
     with zipfile.ZipFile(io.BytesIO(report.zip_folder(files))) as archive:
         assert sorted(archive.namelist()) == sorted(f.name for f in files)
     size = sum(f.stat().st_size for f in files)

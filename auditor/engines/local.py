@@ -45,7 +45,7 @@ from auditor.engines.parts import (
     whole_case_reference,
 )
 from auditor.export import EVIDENCE_COMPRESSION, evidence_with_files
-from auditor.findings import EVIDENCE, Findings
+from auditor.findings import Findings, scan_evidence_files
 from auditor.settings import Settings
 
 # rows of orders, activity and messages audited in one run: a busy month of 1,000 riders is 5.7 M
@@ -106,7 +106,7 @@ def audit(case: Case, settings: Settings | None = None, workers_per_part: int | 
     parts = grouped(_read_back(results))
     parts["measure"].update({name: [frame] for name, frame in stations.items()})
     files = {part: frame["path"][0] for part, kind, _, frame in results if kind == "evidence"}
-    evidence = pl.scan_parquet(sorted(files.values()), schema=EVIDENCE, extra_columns="ignore")
+    evidence = scan_evidence_files(sorted(files.values()))
     result = assemble(parts, references, case.tz, settings, evidence=evidence)
     result.scratch = scratch
     result.evidence_files = pl.DataFrame({WORKER: [w for part in files for w in members[part]],

@@ -88,7 +88,7 @@ from auditor.engines.parts import (
     station_measures,
 )
 from auditor.export import EVIDENCE_COMPRESSION, evidence_with_files
-from auditor.findings import EVIDENCE, Findings
+from auditor.findings import Findings, scan_evidence_files
 from auditor.settings import Settings
 
 WORKERS_PER_BUCKET = 250  # one bucket is a town-sized polars run (~2 GB); the count follows the data only
@@ -162,8 +162,9 @@ def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: 
     # in the audit's output form (the original file next to the source id): an audit's folder
     # takes the files as they are
     sourced = Case({}, tz=tz, sources=[Source.from_dict(source) for source in manifest.get("sources", [])])
-    keep = lambda bucket, frame: spill_file(evidence_with_files(frame, sourced).collect(),
-                                            spill.path / f"evidence-{bucket:06d}.parquet", EVIDENCE_COMPRESSION)
+    evidence_file = lambda bucket: spill.path / f"evidence-{bucket:06d}.parquet"
+    keep = lambda bucket, frame: spill_file(evidence_with_files(frame, sourced).collect(), evidence_file(bucket),
+                                            EVIDENCE_COMPRESSION)
     results = _run_buckets(routed, broadcast, references, tz, settings, scratch, keep)
     spans = case_spans(results)
     if stale := stale_parts(results, spans):  # a bucket's period short of the case's: run it again
@@ -174,11 +175,11 @@ def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: 
     parts["measure"].update(grouped(_collect(_per_group(orders, "station_id", station_measures, references, tz,
                                                        settings), scratch))["measure"])
     spilled = sorted(spill.path.glob("evidence-*.parquet"))
-    evidence = pl.scan_parquet(spilled, schema=EVIDENCE, extra_columns="ignore") if spilled else None
+    evidence = scan_evidence_files(spilled) if spilled else None
     result = assemble(parts, references, tz, settings, evidence=evidence)
     result.scratch = spill
     # a bucket's evidence file holds every row of its home workers' findings
-    homes = [frame.select(WORKER, path=pl.lit(str(spill.path / f"evidence-{bucket:06d}.parquet")))
+    homes = [frame.select(WORKER, path=pl.lit(str(evidence_file(bucket))))
              for bucket, kind, _, frame in results if kind == "findings"]
     result.evidence_files = pl.concat(homes).unique(WORKER) if homes and spilled else None
     result.measures["spark_engine"] = pl.DataFrame(
