@@ -152,6 +152,22 @@ def test_parts_in_processes_equal_parts_one_after_another(city, in_parts):
     assert_same_measures(one_by_one, in_parts)
 
 
+def test_worker_processes_start_with_one_polars_thread_and_the_allocator_settings():
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    before = {name: os.environ.get(name) for name in local.WORKER_ENVIRONMENT}
+    with local._runner(2):  # what the workers it spawns inherit
+        assert {name: os.environ[name] for name in before} == local.WORKER_ENVIRONMENT
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+            threads = pool.submit(pl.thread_pool_size).result()
+            allocator = pool.submit(os.getenv, "_RJEM_MALLOC_CONF").result()
+    # polars puts its own defaults first when it starts; the later settings win
+    assert threads == 1 and allocator.endswith(local.WORKER_ENVIRONMENT["_RJEM_MALLOC_CONF"])
+    assert {name: os.environ.get(name) for name in before} == before  # this process's own as they were
+
+
 def test_a_case_sent_to_a_part_s_process_does_not_take_its_folder_along(tmp_path):
     import pickle
 
