@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from auditor import __version__
-from auditor.case import Case, link_or_copy, sha256
+from auditor.case import Case, link_or_copy, readable_json, sha256
 from auditor.findings import EVIDENCE, FINDINGS, Findings
 from auditor.settings import Settings
 
@@ -98,7 +98,7 @@ def run_stamp() -> dict:
 
 def write_manifest(out: Path, manifest: dict) -> Path:
     path = out / "manifest.json"
-    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    path.write_text(readable_json(manifest), encoding="utf-8")
     return path
 
 

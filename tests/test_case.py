@@ -2,9 +2,11 @@ import json
 from dataclasses import asdict
 
 import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from auditor.case import Case, Rejected, Source
+from auditor.case import Case, Rejected, Source, readable_json
 
 
 def test_round_trip_is_identical(small_case, tmp_path):
@@ -60,3 +62,19 @@ def test_a_source_as_a_dict_is_what_asdict_gives_and_reads_back():
     assert as_dict == asdict(source) and list(as_dict) == list(asdict(source))
     as_dict["detected"]["encoding"] = "utf-8"  # a copy: the source keeps its own
     assert source.detected == {"encoding": "gb18030"} and Source.from_dict(asdict(source)) == source
+
+
+JSON_LEAVES = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+JSON_VALUES = st.recursive(JSON_LEAVES, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=5), inner, max_size=4), max_leaves=30)
+
+
+@given(JSON_VALUES, st.integers(0, 4))
+def test_a_manifest_s_layout_reads_back_as_the_value_it_holds(value, levels):
+    assert json.loads(readable_json(value, levels)) == value
+
+
+def test_a_manifest_lays_out_its_first_levels_and_each_source_on_a_line():
+    text = readable_json({"timezone": "Asia/Shanghai", "sources": [{"src": "a", "rows": 2}, {"src": "微信"}]})
+    assert text.splitlines() == ['{', '  "timezone": "Asia/Shanghai",', '  "sources": [',
+                                 '    {"src": "a", "rows": 2},', '    {"src": "微信"}', '  ]', '}']
