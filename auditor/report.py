@@ -338,9 +338,8 @@ def write_dossier(result: Findings, case: Case, workers: list[str], out: str | P
     manifest = {
         **stamp, "workers": workers, "language": lang, "settings": settings,
         "pages": {w: pages[w] for w in workers}, **({"index": index} if index else {}),
-        "inputs": [{"src": s.src, "path": s.path, "size": s.size, "sha256": s.sha256, "connector": s.connector,
-                    "rows_read": s.rows_read, "rows_kept": s.rows_kept, "rows_rejected": s.rows_rejected}
-                   for s in case.sources],
+        # the case's manifest as the audit's holds it: every input file, its sha256 and row accounting
+        "case": case.manifest,
         "outputs": hashes(out, [p.name for p in written]),
         **({"not_written": left_out} if left_out else {}),
     }

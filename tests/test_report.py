@@ -103,7 +103,8 @@ def test_dossier_of_the_small_case_lists_findings_evidence_and_manifest(small_ca
     assert set(evidence["file"]) <= {"activity.csv", "orders.csv"} and evidence["record"].null_count() == 0
     assert set(evidence["finding_id"]) == set(result.findings.filter(pl.col("worker_id") == "R1")["finding_id"])
     manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
-    assert [i["sha256"] for i in manifest["inputs"]] == ["0" * 64, "1" * 64]
+    assert manifest["case"] == json.loads(json.dumps(small_case.manifest))  # every input, as the audit's has it
+    assert [i["sha256"] for i in manifest["case"]["sources"]] == ["0" * 64, "1" * 64]
     assert manifest["workers"] == ["R1"] and manifest["settings"]["jurisdiction"] == "cn_standard"
     assert datetime.fromisoformat(manifest["run_at"]).tzinfo is not None and manifest["version"]
     for f in files[:-1]:
