@@ -98,11 +98,11 @@ class Scratch:
         return spill(frame, self.path / name)
 
 
-def spill(frame: pl.DataFrame, path: Path, compression: str = "lz4") -> Path:
-    """``frame`` as the Parquet file ``path``, by default in lz4: a spilled file is read back soon,
-    once or twice, so speed counts over size."""
+def spill(frame: pl.DataFrame, path: Path) -> Path:
+    """``frame`` as the Parquet file ``path``, in lz4: a spilled file is read back soon, once or
+    twice, so speed counts over size."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(path, compression=compression)
+    frame.write_parquet(path, compression="lz4")
     return path
 
 

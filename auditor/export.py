@@ -29,7 +29,6 @@ SPREADSHEET_ROWS = 1_048_575
 # evidence is read from that file alone.
 EVIDENCE_DIR = "evidence"
 EVIDENCE_INDEX = "evidence_files.parquet"
-EVIDENCE_COMPRESSION = "zstd"
 # as written: the original file next to the source id
 OUTPUT_EVIDENCE = {"finding_id": pl.String, "table": pl.String, "src": pl.String, "file": pl.String,
                    "src_row": pl.Int64}
@@ -62,14 +61,17 @@ def write_table(frame: pl.DataFrame | pl.LazyFrame, out: Path, name: str, csv: b
         spreadsheet_safe(frame).write_csv(out / f"{name}.csv")
 
 
-def evidence_with_files(evidence: pl.DataFrame | pl.LazyFrame, case: Case) -> pl.LazyFrame:
-    """Evidence rows with the original file path next to the source id, as a reader needs them."""
+def write_evidence_file(evidence: pl.DataFrame | pl.LazyFrame, case: Case, path: Path) -> Path:
+    """Evidence rows in the Parquet file ``path`` as an audit writes them (``OUTPUT_EVIDENCE``: the
+    original file next to the source id, as a reader needs it; zstd): an engine's parts write
+    theirs so, and an audit's folder takes those files as they are."""
     files = pl.LazyFrame({"src": [s.src for s in case.sources], "file": [s.path for s in case.sources]},
                          schema={"src": pl.String, "file": pl.String})
     # a join, not replace_strict: the streaming sink runs it part by part, while a replace_strict
     # made it gather all the rows first (84.7 M rows: 9 GB against 0.4 GB)
-    return (evidence.lazy().join(files, on="src", how="left", maintain_order="left")
-            .select("finding_id", "table", "src", "file", "src_row"))
+    (evidence.lazy().join(files, on="src", how="left", maintain_order="left")
+     .select(list(OUTPUT_EVIDENCE)).sink_parquet(path, compression="zstd", mkdir=True))
+    return path
 
 
 def write_tables(tables: dict[str, pl.DataFrame | pl.LazyFrame], out: Path,
@@ -154,7 +156,7 @@ def write_evidence(result: Findings, case: Case, out: Path, csv_note: str | None
         index = result.evidence_files.select("worker_id", file=pl.lit(f"{EVIDENCE_DIR}/") + pl.col("path").replace_strict(names))
     else:
         names = {None: "part-000000.parquet"}
-        evidence_with_files(result.evidence, case).sink_parquet(staging / names[None], compression=EVIDENCE_COMPRESSION)
+        write_evidence_file(result.evidence, case, staging / names[None])
         index = None
     folder = out / EVIDENCE_DIR
     # a former audit's evidence in this folder goes: no reader should take its rows for this one's

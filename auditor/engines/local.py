@@ -44,7 +44,7 @@ from auditor.engines.parts import (
     stale_parts,
     whole_case_reference,
 )
-from auditor.export import EVIDENCE_COMPRESSION, evidence_with_files
+from auditor.export import write_evidence_file
 from auditor.findings import Findings, scan_evidence_files
 from auditor.settings import Settings
 
@@ -226,12 +226,11 @@ def _run(case: Case, part: int, workers: list[str], copies: pl.DataFrame, refere
     results = []
     for kind, name, frame in run_part(part_case(case, workers, copies), home, references, settings,
                                       station_ratios=True):
+        path = scratch / f"{kind}-{name}-{part:06d}.parquet"
         if kind == "evidence":  # in the audit's output form: an audit's folder takes the file as it is
-            frame = evidence_with_files(frame, case).collect()
-        if kind in SPILLED and frame.width:
-            path = spill(frame, scratch / f"{kind}-{name}-{part:06d}.parquet",
-                         EVIDENCE_COMPRESSION if kind == "evidence" else "lz4")
-            frame = pl.DataFrame({"path": [str(path)]})
+            frame = pl.DataFrame({"path": [str(write_evidence_file(frame, case, path))]})
+        elif kind in SPILLED and frame.width:
+            frame = pl.DataFrame({"path": [str(spill(frame, path))]})
         results.append((part, kind, name, frame))
     return results
 

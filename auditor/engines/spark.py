@@ -70,7 +70,6 @@ from auditor import schema
 from auditor.analyzers import context
 from auditor.analyzers.control.common import CARRIED, Inputs, carried
 from auditor.case import MANIFEST, Case, Scratch, Source
-from auditor.case import spill as spill_file
 from auditor.engines.parts import (
     KEYED_REFERENCES,
     PER_WORKER_TABLES,
@@ -87,7 +86,7 @@ from auditor.engines.parts import (
     stale_parts,
     station_measures,
 )
-from auditor.export import EVIDENCE_COMPRESSION, evidence_with_files
+from auditor.export import write_evidence_file
 from auditor.findings import Findings, scan_evidence_files
 from auditor.settings import Settings
 
@@ -163,8 +162,7 @@ def audit(case_dir: str, settings: Settings | None = None, spark=None, buckets: 
     # takes the files as they are
     sourced = Case({}, tz=tz, sources=[Source.from_dict(source) for source in manifest.get("sources", [])])
     evidence_file = lambda bucket: spill.path / f"evidence-{bucket:06d}.parquet"
-    keep = lambda bucket, frame: spill_file(evidence_with_files(frame, sourced).collect(), evidence_file(bucket),
-                                            EVIDENCE_COMPRESSION)
+    keep = lambda bucket, frame: write_evidence_file(frame, sourced, evidence_file(bucket))
     results = _run_buckets(routed, broadcast, references, tz, settings, scratch, keep)
     spans = case_spans(results)
     if stale := stale_parts(results, spans):  # a bucket's period short of the case's: run it again
