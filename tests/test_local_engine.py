@@ -17,7 +17,6 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from auditor import analyzers, export
-from auditor.analyzers.control.common import CARRIED, carried
 from auditor.case import Case
 from auditor.cli import app
 from auditor.engines import local, parts
@@ -201,9 +200,8 @@ def test_a_part_keeps_the_findings_and_evidence_of_its_home_workers_only(city):
     case_dir, whole = city
     home = pl.DataFrame({"worker_id": ["R0001", "R0004", "R0011"]})  # the rest of the case is someone else's
     case = Case.load(case_dir)
-    references = {name: parts.whole_case_reference(case, name, Settings()) for name in parts.KEYED_REFERENCES}
-    references[CARRIED] = carried(case.table("activity"), case.table("schedules"), case.table("messages"))
-    kept = {kind: frame for kind, _, frame in parts.run_part(case, home, references, Settings())
+    kept = {kind: frame for kind, _, frame in parts.run_part(case, home, parts.whole_case_references(case, Settings()),
+                                                             Settings())
             if kind in ("findings", "evidence")}
     theirs = whole.findings.join(home, on="worker_id", how="semi")
     assert 0 < theirs.height < whole.findings.height

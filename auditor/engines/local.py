@@ -30,10 +30,8 @@ import polars as pl
 
 from auditor import analyzers
 from auditor.analyzers.control import deadlines
-from auditor.analyzers.control.common import CARRIED, carried
 from auditor.case import Case, Scratch, spill
 from auditor.engines.parts import (
-    KEYED_REFERENCES,
     PER_WORKER_TABLES,
     WORKER,
     Result,
@@ -42,7 +40,7 @@ from auditor.engines.parts import (
     grouped,
     run_part,
     stale_parts,
-    whole_case_reference,
+    whole_case_references,
 )
 from auditor.export import write_evidence_file
 from auditor.findings import Findings, scan_evidence_files
@@ -90,8 +88,7 @@ def audit(case: Case, settings: Settings | None = None, workers_per_part: int | 
     if rows_per_part is None:  # the parts running side by side share one budget
         rows_per_part = ROWS_IN_FLIGHT // processes
         members = part_members(workers, workers_per_part, rows_per_part)
-    references = {name: whole_case_reference(case, name, settings) for name in KEYED_REFERENCES}
-    references[CARRIED] = carried(case.table("activity"), case.table("schedules"), case.table("messages"))
+    references = whole_case_references(case, settings)
     scratch = Scratch(prefix="auditor-parts-")
     with _runner(min(processes, len(members))) as run_parts:
         def run(parts: list[int], injected: dict[str, pl.DataFrame]) -> list[Result]:

@@ -25,7 +25,7 @@ import polars as pl
 from auditor import analyzers, schema
 from auditor.analyzers import context, offhours, scorecard, worktime
 from auditor.analyzers.control import deadlines, dependence, pay
-from auditor.analyzers.control.common import Inputs
+from auditor.analyzers.control.common import CARRIED, Inputs, carried
 from auditor.case import Case
 from auditor.findings import Findings
 from auditor.settings import Settings
@@ -60,6 +60,14 @@ SPAN_REFERENCES = (dependence.CASE_SPAN, worktime.WORKED_PERIOD, offhours.CASE_P
 # Measures about the population, rebuilt after the parts (everything else has a worker_id).
 POPULATION_MEASURES = ("rate_changes", "deadline_weeks", "deadline_compression", "measurability", "stations",
                        "platforms", "inspection_sample")
+
+
+def whole_case_references(case: Case, settings: Settings) -> dict[str, pl.DataFrame]:
+    """What every part is given from the whole case: the keyed references and the kinds of record
+    the case carries (``CARRIED``)."""
+    references = {name: whole_case_reference(case, name, settings) for name in KEYED_REFERENCES}
+    references[CARRIED] = carried(case.table("activity"), case.table("schedules"), case.table("messages"))
+    return references
 
 
 def whole_case_reference(case: Case, name: str, settings: Settings) -> pl.DataFrame:
