@@ -94,6 +94,14 @@ class Findings:
     def evidence_count(self) -> int:
         return self.evidence.lazy().select(pl.len()).collect().item()
 
+    def settled(self) -> Findings:
+        """The findings in finding_id order and every measure's floating-point figures rounded
+        as the findings' are (``DECIMALS``), so that two runs over the same case write the same
+        findings and measures. A sum taken over rows in another order (threads, or a hash join's
+        order, which differs from process to process) differs in the last binary digit."""
+        measures = {name: _rounded(frame) for name, frame in self.measures.items()}
+        return Findings(self.findings.sort("finding_id"), self.evidence, measures, self.scratch, self.evidence_files)
+
 
 def scan_evidence_files(paths: list[str]) -> pl.LazyFrame:
     """Evidence files an engine wrote (the contract's columns and any more, such as the original
@@ -132,6 +140,11 @@ def validate(findings: pl.DataFrame, evidence: pl.DataFrame, measures: dict | No
     figures = [pl.col(c).round(DECIMALS) for c in ("value", "threshold", "score")]
     return Findings(findings.select(list(FINDINGS)).with_columns(figures),
                     _distinct(evidence.select(list(EVIDENCE))), measures or {})
+
+
+def _rounded(frame: pl.DataFrame) -> pl.DataFrame:
+    floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
+    return frame.with_columns(pl.col(floats).round(DECIMALS)) if floats else frame
 
 
 def _distinct(rows: pl.DataFrame) -> pl.DataFrame:

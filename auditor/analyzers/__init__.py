@@ -32,4 +32,4 @@ def run_all(case: Case, settings: Settings | None = None, progress=None) -> Find
             if progress:
                 progress(analyzer.ID)
             parts.append(analyzer.run(case, settings))
-    return Findings.concat(parts)
+    return Findings.concat(parts).settled()

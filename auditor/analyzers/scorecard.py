@@ -108,20 +108,20 @@ def views(table: pl.DataFrame, workers: pl.DataFrame, view: str | None = None) -
          "criterion_en": c["en"], "indicator": ind, "met_at": float(v["met_at"]),
          "conclusion_min_met": int(v["conclusion_min_met"]), "conclusion_zh": v["conclusion_zh"],
          "conclusion_en": v["conclusion_en"], "view_sources": v["sources"]}
-        for name, v in chosen.items() for c in v["criteria"] for ind in c["indicators"]])
+        for name, v in chosen.items() for c in v["criteria"] for ind in c["indicators"]]).with_row_index("_order")
     keys = ["view", "primary", "criterion", "criterion_zh", "criterion_en", "met_at", "conclusion_min_met",
             "conclusion_zh", "conclusion_en", "view_sources"]
     per_criterion = (workers.join(criteria, how="cross")
                      .join(table.select("worker_id", "indicator", "score"), on=["worker_id", "indicator"], how="left")
                      .group_by("worker_id", *keys, maintain_order=True)
-                     .agg(best=pl.col("score").max(),
+                     .agg(pl.col("_order").min(), best=pl.col("score").max(),
                           by=pl.col("indicator").filter(pl.col("score") >= pl.col("met_at"))))
     status = (pl.when(pl.col("best").is_null()).then(pl.lit("not measurable"))
               .when(pl.col("best") >= pl.col("met_at")).then(pl.lit("met")).otherwise(pl.lit("not met")))
     return (per_criterion.with_columns(status=status)
             .with_columns(criteria_met=(pl.col("status") == "met").sum().over("worker_id", "view"))
             .with_columns(conclusion_holds=pl.col("criteria_met") >= pl.col("conclusion_min_met"))
-            .sort("worker_id", "view"))
+            .sort("worker_id", "_order").drop("_order"))  # each worker's views and criteria as views.toml lists them
 
 
 def measurability(table: pl.DataFrame, workers: pl.DataFrame) -> pl.DataFrame:
@@ -189,7 +189,7 @@ def measures(table: pl.DataFrame, inputs) -> dict[str, pl.DataFrame]:
     card = scorecard(table, workers)
     settings: Settings = inputs.settings
     return {
-        "control_indicators": table.drop("sources"),
+        "control_indicators": table.drop("sources").sort("worker_id", "indicator"),
         "measurability": measurability(table, workers),
         "scorecard": card,
         "views": views(table, workers),

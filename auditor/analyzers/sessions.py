@@ -280,7 +280,7 @@ def run(case: Case, settings: Settings) -> Findings:
     """No findings of its own: the sessions are a measure the app and the dossier show, and the
     per-session split between scheduled and unscheduled time."""
     result = Findings.empty()
-    sessions = work_sessions(case, settings, refs=False).collect()
+    sessions = work_sessions(case, settings, refs=False).sort(WORKER, "start").collect()
     result.measures["work_sessions"] = sessions.with_columns(
         parameters=pl.lit(json.dumps({"chat_gap_minutes": settings.chat_gap_minutes,
                                       "device_gap_minutes": settings.device_gap_minutes,

@@ -211,7 +211,7 @@ def assemble(parts: dict[str, dict[str, list[pl.DataFrame]]], references: dict[s
         concat(parts["worker_platforms"]["-"], worker_platforms(schema.empty("orders"))), settings))
     if evidence is None:
         evidence = concat(parts["evidence"]["-"], empty.evidence)
-    return Findings(concat(parts["findings"]["-"], empty.findings), evidence, measures)
+    return Findings(concat(parts["findings"]["-"], empty.findings), evidence, measures).settled()
 
 
 def population_measures(measures: dict[str, pl.DataFrame], station_of: pl.DataFrame,

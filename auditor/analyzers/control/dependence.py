@@ -45,7 +45,7 @@ def _platform_shares(inputs: Inputs) -> pl.DataFrame:
     shares = money.join(hours, on=["worker_id", "platform"], how="full", coalesce=True).fill_null(0)
     return shares.with_columns(
         [(pl.col(c) / pl.col(c).sum().over("worker_id")).alias(f"{c}_share") for c in ("pay", "orders", "hours")]
-    ).sort("worker_id", "pay_share", descending=[False, True])
+    ).sort("worker_id", "pay_share", "platform", descending=[False, True, False])
 
 
 def dependence(inputs: Inputs) -> Measured:
