@@ -113,7 +113,7 @@ def views(table: pl.DataFrame, workers: pl.DataFrame, view: str | None = None) -
             "conclusion_zh", "conclusion_en", "view_sources"]
     per_criterion = (workers.join(criteria, how="cross")
                      .join(table.select("worker_id", "indicator", "score"), on=["worker_id", "indicator"], how="left")
-                     .group_by("worker_id", *keys, maintain_order=True)
+                     .group_by("worker_id", *keys)
                      .agg(pl.col("_order").min(), best=pl.col("score").max(),
                           by=pl.col("indicator").filter(pl.col("score") >= pl.col("met_at"))))
     status = (pl.when(pl.col("best").is_null()).then(pl.lit("not measurable"))
